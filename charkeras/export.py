@@ -52,6 +52,7 @@ def signature_functions(step_model, vocab: Vocabulary, layers: int, units: int) 
     """
     import tensorflow as tf
 
+    from charkeras.loop_step import keras_step_fn, loop_step_fn
     from charkeras.sampling import generate_ids
 
     vectorize = vocab.text_vectorization()
@@ -60,9 +61,7 @@ def signature_functions(step_model, vocab: Vocabulary, layers: int, units: int) 
     first = start_id(vocab)
     state_shape = [2 * layers, units]
 
-    def step_fn(ids, state):
-        out = step_model({"char_id": ids, "state": state}, training=False)
-        return out["logits"], out["state"]
+    step_fn = keras_step_fn(step_model)  # `step` runs the Keras step model; the loops run its written-out twin
 
     def text_ids(text):
         """[1, n] ids of a scalar string (unknown characters -> 1)."""
@@ -79,7 +78,8 @@ def signature_functions(step_model, vocab: Vocabulary, layers: int, units: int) 
         ids = text_ids(prompt)
         prime = tf.cond(tf.shape(ids)[1] > 0, lambda: ids, lambda: tf.fill([1, 1], first))
         state = tf.zeros([1, *state_shape])
-        out = generate_ids(step_fn, prime, state, tf.maximum(num_chars, 0), temperature, top_k, seed)
+        out = generate_ids(loop_step_fn(step_model, layers), prime, state, tf.maximum(num_chars, 0),
+                           temperature, top_k, seed)
         return {"text": tf.strings.reduce_join(tf.gather(tokens, out[0]))}
 
     @tf.function(input_signature=[
@@ -93,7 +93,7 @@ def signature_functions(step_model, vocab: Vocabulary, layers: int, units: int) 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
     def score(text):
         ids = text_ids(text)
-        nll, count = score_ids(step_fn, ids, tf.zeros([1, *state_shape]))
+        nll, count = score_ids(loop_step_fn(step_model, layers), ids, tf.zeros([1, *state_shape]))
         return {"nll": nll[0], "count": count}
 
     @tf.function(input_signature=[])
@@ -154,14 +154,51 @@ def step_model_from_run(run_path, checkpoint: str | os.PathLike = "best"):
 
 
 # ---- writing an export ------------------------------------------------------------------------------
-def export(run_path, out, *, quantize: str | None = None, checkpoint: str = "best", force: bool = False,
+def step_model_from_export(base: Path):
+    """(step model, config, vocab, card) rebuilt from an export: its card's config and the SavedModel's
+    weights, matched by variable path (embedding/embeddings, lstm_0/kernel, ...)."""
+    import tensorflow as tf
+
+    from charkeras.model import build_step_model
+    from charkeras.runtime import card_vocabulary, read_card, version_dir
+
+    card = read_card(base)
+    vocab = card_vocabulary(card, base)
+    config = CharConfig.from_dict(card["config"])
+    step_model = build_step_model(config.model)
+    try:
+        loaded = tf.saved_model.load(str(version_dir(base)))
+        stored = {v.name.removesuffix(":0"): v for v in loaded.signatures["step"].variables}
+    except (LookupError, OSError, ValueError, tf.errors.OpError) as exc:
+        raise ModelLoadError(f"cannot load the SavedModel of {base}: {str(exc).strip().splitlines()[0]}") from None
+    for weight in step_model.weights:
+        if weight.path not in stored or tuple(stored[weight.path].shape) != tuple(weight.shape):
+            raise ModelLoadError(f"{base} has no weight {weight.path} of shape {tuple(weight.shape)}: "
+                                 "its SavedModel does not match its card.json")
+        weight.assign(stored[weight.path].numpy())
+    return step_model, config, vocab, card
+
+
+def export(source, out, *, quantize: str | None = None, checkpoint: str = "best", force: bool = False,
            verbose: bool = False) -> Path:
-    """Export the run in `run_path` to the model base path `out`; returns `out`."""
-    run = RunDir(run_path)
-    if not run.exists():
-        raise ModelLoadError(f"{run.path} is not a charkeras training run (no config.json)")
-    step_model, config, vocab, chosen = step_model_from_run(run_path, checkpoint)
-    return export_model(step_model, config, vocab, out, training=training_facts(run, chosen), quantize=quantize,
+    """Export the training run `source` to the model base path `out`; returns `out`.
+
+    `source` may also be an export: it is rebuilt from its own weights by this version of charkeras
+    (current graphs, optionally an int8 file), keeping its card's training facts.
+    """
+    from charkeras.runtime import model_kind
+
+    kind, base = model_kind(source)
+    if kind == "export":
+        if checkpoint != "best":
+            raise ExportError("--checkpoint picks a checkpoint of a training run; the source is an export")
+        step_model, config, vocab, card = step_model_from_export(base)
+        training = card.get("training")
+    else:
+        run = RunDir(base)
+        step_model, config, vocab, chosen = step_model_from_run(base, checkpoint)
+        training = training_facts(run, chosen)
+    return export_model(step_model, config, vocab, out, training=training, quantize=quantize,
                         force=force, verbose=verbose)
 
 

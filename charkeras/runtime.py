@@ -12,8 +12,8 @@ Every runtime returns a `CharModel` with the same methods. Conventions shared by
   frequent character); that start character is not part of the output;
 - prime characters missing from the vocabulary map to the unknown id 1, with one warning per character;
 - temperature 0 is greedy; top_k 0 keeps every id; ids 0 and 1 are never sampled;
-- `seed=s` is the signature input `seed=[s, 0]`. The TensorFlow runtimes draw from the same stateless
-  random ops, so they give the same text for the same seed; LiteRT samples in numpy (its own stream).
+- `seed=s` is the signature input `seed=[s, 0]`. Every runtime draws the same random numbers
+  (charkeras/sampling.py), so a seed gives the same text in each of them.
 """
 
 from __future__ import annotations
@@ -235,6 +235,25 @@ def version_dir(base: Path) -> Path:
     if not versions:
         raise ModelLoadError(f"{base} has no SavedModel version directory ({base}/1/saved_model.pb)")
     return max(versions, key=lambda p: int(p.name))
+
+
+def fastest_runtime(path, precision: str = "float32") -> str | None:
+    """The runtime `charkeras generate --runtime auto` uses: "tflite" for an export when LiteRT is
+    installed (it skips TensorFlow's import, which dominates a short run) or when a .tflite precision
+    other than float32 is asked for; otherwise None, the default of `load`."""
+    try:
+        kind, _ = model_kind(path)
+    except ModelLoadError:
+        return None  # `load` reports the problem
+    if kind != "export":
+        return None
+    if precision != "float32":
+        return "tflite"
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401  (needed next anyway)
+    except ImportError:
+        return None
+    return "tflite"
 
 
 def load(path, runtime: str | None = None, *, precision: str = "float32", checkpoint: str = "best") -> CharModel:

@@ -143,6 +143,7 @@ class StatefulTraining(keras.callbacks.Callback):
         return total / count
 
     def sample(self, step: int) -> str:
+        from charkeras.loop_step import loop_step_fn
         from charkeras.sampling import generate_ids
 
         cfg = self.config
@@ -153,11 +154,8 @@ class StatefulTraining(keras.callbacks.Callback):
 
             @tf.function
             def sampler(prime, seed):
-                def step_fn(ids, state):
-                    out = step_model({"char_id": ids, "state": state}, training=False)
-                    return out["logits"], out["state"]
-
                 state = tf.zeros([1, 2 * cfg.model.layers, cfg.model.units])
+                step_fn = loop_step_fn(step_model, cfg.model.layers)
                 return generate_ids(step_fn, prime, state, cfg.train.sample_len,
                                     cfg.train.sample_temperature, 0, seed)
 

@@ -1,4 +1,4 @@
-"""`charkeras export`: a training run -> SavedModel (TF Serving layout) + TFLite + card.json."""
+"""`charkeras export`: a training run (or an export, to rebuild it) -> SavedModel + TFLite + card.json."""
 
 from __future__ import annotations
 
@@ -19,7 +19,11 @@ from charkeras.export import QUANTIZE_CHOICES  # charkeras.export imports Tensor
               help="Which checkpoint of RUN to export (best falls back to latest).")
 @click.option("--force", is_flag=True, help="Replace an earlier export in --out.")
 def export(run, out, quantize, checkpoint, force):
-    """Export the training run RUN for TF Serving (DIR/1/) and LiteRT (DIR/*.tflite)."""
+    """Export the training run RUN for TF Serving (DIR/1/) and LiteRT (DIR/*.tflite).
+
+    RUN may also be an export: it is rebuilt from its own weights with this version of charkeras
+    (for example to add --quantize int8 or pick up newer graphs), keeping its card's training facts.
+    """
     from charkeras.export import export as export_run
     from charkeras.runtime import model_kind
 

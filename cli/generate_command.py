@@ -1,7 +1,9 @@
 """`charkeras generate`: sample text from an export or a training run.
 
-Nothing heavy is imported before the options are checked, and `--runtime tflite` never imports
+Nothing heavy is imported before the options are checked, and the LiteRT runtime never imports
 TensorFlow, so a bad option fails at once and LiteRT generation starts in a fraction of a second.
+That is why `--runtime auto` picks LiteRT for an export when it can: both runtimes draw the same
+random numbers, so a seed gives the same text either way.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from charkeras.runtime import RUNTIMES
 @click.option("--seed", type=int, default=None, help="Random seed (printed to stderr when not given).")
 @click.option("--num-samples", type=int, default=1, help="Independent samples, generated in one batch.")
 @click.option("--runtime", type=click.Choice(("auto", *RUNTIMES)), default="auto",
-              help="auto: SavedModel for exports, Keras for training runs; tflite: LiteRT, no TensorFlow.")
+              help="auto: LiteRT for exports when ai-edge-litert is installed (no TensorFlow import), else "
+                   "the SavedModel; Keras for training runs.")
 @click.option("--precision", type=click.Choice(tuple(PRECISIONS)), default="float32",
               help="Which .tflite file --runtime tflite runs.")
 @click.option("--checkpoint", default="best", metavar="best|latest|PATH",
@@ -37,7 +40,7 @@ def generate(model_path, n, prime, temperature, top_k, seed, num_samples, runtim
              threads):
     """Generate text from a model: an export or a training run."""
     from charkeras.errors import ConfigError
-    from charkeras.runtime import check_generate_args, load, set_tf_threads
+    from charkeras.runtime import check_generate_args, fastest_runtime, load, set_tf_threads
 
     seed_given = seed is not None
     if not seed_given:
@@ -47,9 +50,11 @@ def generate(model_path, n, prime, temperature, top_k, seed, num_samples, runtim
         raise ConfigError(f"--threads must be >= 0 (got {threads}); 0 means TensorFlow's default")
     if threads is None:
         threads = 1 if num_samples == 1 else 0
+    if runtime == "auto":
+        runtime = fastest_runtime(model_path, precision)
     if threads and runtime != "tflite":
         set_tf_threads(threads)
-    model = load(model_path, None if runtime == "auto" else runtime, precision=precision, checkpoint=checkpoint)
+    model = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         texts = model.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,

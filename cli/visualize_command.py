@@ -23,7 +23,8 @@ def model_options(command):
                      help="The text to run the model over."),
         click.option("--encoding", default="utf-8", help="Encoding of the --text file."),
         click.option("--runtime", type=click.Choice(("auto", *RUNTIMES)), default="auto",
-                     help="auto: SavedModel for exports, Keras for training runs; tflite: LiteRT."),
+                     help="auto: LiteRT for exports when ai-edge-litert is installed, else the SavedModel; "
+                          "Keras for training runs."),
         click.option("--precision", type=click.Choice(tuple(PRECISIONS)), default="float32",
                      help="Which .tflite file --runtime tflite runs."),
         click.option("--checkpoint", default="best", metavar="best|latest|PATH",
@@ -36,10 +37,12 @@ def model_options(command):
 def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, max_chars):
     """Read the text, load the model, and trace it; unknown characters get one warning line."""
     from charkeras.activations import read_text, trace
-    from charkeras.runtime import load
+    from charkeras.runtime import fastest_runtime, load
 
     text = read_text(text_path, encoding, max_chars)
-    model = load(model_path, None if runtime == "auto" else runtime, precision=precision, checkpoint=checkpoint)
+    if runtime == "auto":
+        runtime = fastest_runtime(model_path, precision)
+    model = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
     unknown = model.vocab.unknown_chars(text)
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown[:20]) + (", ..." if len(unknown) > 20 else "")

@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -287,7 +288,7 @@ def test_exporting_something_that_is_not_a_run_fails_clearly(tmp_path):
     import charkeras
     import charkeras.export  # makes the package attribute the submodule; it must still be callable
 
-    with pytest.raises(ModelLoadError, match="not a charkeras training run"):
+    with pytest.raises(ModelLoadError, match="neither a charkeras export"):
         charkeras.export(tmp_path, tmp_path / "out")
 
 
@@ -354,3 +355,32 @@ def test_training_facts_describe_the_exported_checkpoint(trained_export):
     meta = json.loads((latest / "meta.json").read_text())
     facts = training_facts(run, latest)
     assert (facts["checkpoint"], facts["step"], facts["val_loss"]) == (latest.name, meta["step"], meta["val_loss"])
+
+
+@pytest.mark.slow
+def test_an_export_rebuilt_from_itself_keeps_its_weights_and_training_facts(trained_export, tmp_path):
+    from charkeras.export import export
+
+    _, out = trained_export
+    rebuilt = export(out, tmp_path / "rebuilt", quantize="int8")
+    old, new = (json.loads((d / "card.json").read_text(encoding="utf-8")) for d in (out, rebuilt))
+    assert new["training"] == old["training"] and new["config"] == old["config"]
+    assert "model_int8.tflite" in new["tflite"] and "model_int8.tflite" not in old["tflite"]
+    ids = [old["vocabulary"].index("R"), 5, 9, 12]
+    np.testing.assert_array_equal(step_logits(tf.saved_model.load(str(rebuilt / "1")), ids),
+                                  step_logits(tf.saved_model.load(str(out / "1")), ids))
+    with pytest.raises(ExportError, match="--checkpoint"):
+        export(out, tmp_path / "again", checkpoint="latest")
+
+
+def test_rebuilding_an_export_whose_card_does_not_match_its_weights_fails_clearly(exported, tmp_path):
+    from charkeras.export import export
+
+    broken = tmp_path / "broken"
+    shutil.copytree(exported[0], broken)
+    card = json.loads((broken / "card.json").read_text(encoding="utf-8"))
+    card["config"]["model"]["units"] = 32
+    (broken / "card.json").write_text(json.dumps(card), encoding="utf-8")
+    with pytest.raises(ModelLoadError, match="does not match its card.json"):
+        export(broken, tmp_path / "out")
+    assert not (tmp_path / "out").exists()

@@ -67,6 +67,13 @@ def test_litert_and_savedmodel_agree_on_steps_greedy_text_and_scores(sm, lite):
     assert count_a == count_b == 18 and math.isclose(nll_a, nll_b, rel_tol=1e-5)
 
 
+def test_a_seed_gives_the_same_text_in_litert_and_the_saved_model(sm, lite):
+    for seed, temperature, top_k in ((1, 1.0, 0), (2, 0.6, 0), (3, 1.3, 8), (-4, 0.9, 3)):
+        kwargs = {"prime": "ROMEO:", "temperature": temperature, "top_k": top_k, "seed": seed}
+        assert lite.generate(150, **kwargs) == sm.generate(150, **kwargs), kwargs
+    assert lite.generate(40, seed=6, num_samples=5) == sm.generate(40, seed=6, num_samples=5)
+
+
 def test_same_seed_same_text_and_seeds_differ(sm, lite):
     for model in (sm, lite):
         a = model.generate(80, prime="ROMEO:", temperature=1.0, seed=11)
@@ -103,17 +110,6 @@ def test_unknown_prime_characters_warn_once_and_generate(export_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.generate(10, prime="Жук")
-
-
-def test_litert_sampler_never_draws_padding_or_unknown_and_respects_top_k():
-    from charkeras.lite_runtime import sample_next
-
-    rng = np.random.default_rng(0)
-    logits = np.tile(np.array([[50.0, 50.0, 1.0, 2.0, 3.0, 0.5]]), (400, 1))
-    drawn = sample_next(logits, 1.0, 0, rng)
-    assert drawn.min() >= 2 and set(drawn) == {2, 3, 4, 5}
-    assert set(sample_next(logits, 1.0, 2, rng)) == {3, 4}
-    assert set(sample_next(logits, 0.0, 0, rng)) == {4}
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -195,12 +191,13 @@ def test_cli_generate_prints_prime_and_continuation_reproducibly(export_dir, sm)
     assert unseeded.exit_code == 0 and "pass --seed" in unseeded.stderr
 
 
-def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite):
+@pytest.mark.parametrize("runtime", [["--runtime", "tflite"], []], ids=["tflite", "auto"])
+def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime):
     script = textwrap.dedent(f"""
         import sys
         from cli.main import main
         try:
-            main(["generate", "--model", {str(export_dir)!r}, "--runtime", "tflite", "--n", "300",
+            main(["generate", "--model", {str(export_dir)!r}, *{runtime!r}, "--n", "300",
                   "--seed", "2", "--temperature", "0"])
         except SystemExit as exit:
             assert not exit.code, exit.code
@@ -246,6 +243,13 @@ def _corrupt_saved_model(export_dir, tmp_path):
     return bad
 
 
+def _corrupt_tflite(export_dir, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(export_dir, bad)
+    (bad / "model.tflite").write_bytes(b"garbage")
+    return bad
+
+
 def _missing_version_dir(export_dir, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(export_dir, bad)
@@ -257,14 +261,15 @@ def _missing_version_dir(export_dir, tmp_path):
     (lambda e, t: t / "nowhere", [], "model not found"),
     (lambda e, t: t, [], "neither a charkeras export"),
     (_corrupt_card, [], "card.json is unreadable"),
-    (_corrupt_saved_model, [], "cannot load the SavedModel"),
-    (_missing_version_dir, [], "no SavedModel version directory"),
+    (_corrupt_saved_model, ["--runtime", "savedmodel"], "cannot load the SavedModel"),
+    (_missing_version_dir, ["--runtime", "savedmodel"], "no SavedModel version directory"),
+    (_corrupt_tflite, [], "cannot load"),
     (lambda e, t: e, ["--n", "0"], "--n must be"),
     (lambda e, t: e, ["--temperature", "-1"], "--temperature must be >= 0"),
     (lambda e, t: e, ["--top-k", "-1"], "--top-k must be >= 0"),
     (lambda e, t: e, ["--num-samples", "0"], "--num-samples must be >= 1"),
     (lambda e, t: e, ["--threads", "-1"], "--threads must be >= 0"),
-], ids=["missing", "neither", "corrupt-card", "corrupt-savedmodel", "no-version", "n", "temperature", "top-k",
+], ids=["missing", "neither", "corrupt-card", "corrupt-savedmodel", "no-version", "corrupt-tflite", "n", "temperature", "top-k",
         "num-samples", "threads"])
 def test_cli_generate_bad_input_is_one_line_exit_2(export_dir, tmp_path, make_path, extra, message):
     result = cli("generate", "--model", str(make_path(export_dir, tmp_path)), *extra)
@@ -279,6 +284,16 @@ def test_cli_tflite_without_litert_says_how_to_install(export_dir, monkeypatch):
     result = cli("generate", "--model", str(export_dir), "--runtime", "tflite", "--n", "5")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "pip install ai-edge-litert" in result.stderr
+
+
+def test_cli_auto_runtime_without_litert_uses_the_saved_model(export_dir, sm, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    result = cli("generate", "--model", str(export_dir), "--n", "30", "--seed", "4")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == sm.generate(30, seed=4) + "\n"
+    fp16 = cli("generate", "--model", str(export_dir), "--n", "5", "--precision", "fp16")
+    assert fp16.exit_code == 2 and "pip install ai-edge-litert" in fp16.stderr  # a .tflite precision needs LiteRT
 
 
 def test_cli_export_and_info_bad_input(tmp_path):

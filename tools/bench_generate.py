@@ -6,9 +6,11 @@ Usage:
     python tools/bench_generate.py --sizes 2x512 --batches 1 --chars 1000 --no-cli
 
 Models have random weights (throughput does not depend on training) and the tiny-Shakespeare
-vocabulary (65 characters). Every method is warmed up (traced) before it is timed. Methods:
+vocabulary (65 characters). Every method is warmed up (traced) before it is timed, then timed in
+--rounds rounds that alternate the methods; the tables give medians. Methods:
   in-graph generate   charkeras.load(export): batch 1 is the SavedModel `generate` signature (the whole
-                      sampling loop in one tf.while_loop); batch > 1 the same sampler around `step`
+                      sampling loop in one tf.while_loop over the written-out step of
+                      charkeras/loop_step.py); batch > 1 the same sampler around the `step` signature
   LiteRT step loop    charkeras.load(export, runtime="tflite"): float32 .tflite step + numpy sampling
   tutorial loop       the TensorFlow text-generation tutorial's way: a Python loop calling a
                       tf.function (model step + tf.random.categorical) once per character
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,12 +42,13 @@ def parse_args():
     p.add_argument("--batches", default="1,64", help="batch sizes, comma separated")
     p.add_argument("--chars", type=int, default=2000, help="characters per sample")
     p.add_argument("--naive-chars", type=int, default=40, help="characters for the naive predict loop")
+    p.add_argument("--rounds", type=int, default=3, help="timed rounds per method (medians are reported)")
     p.add_argument("--no-cli", action="store_true", help="skip the fresh-process CLI timings")
     p.add_argument("--tf-threads", type=int, default=0,
                    help="TensorFlow intra/inter-op threads for the in-process methods; 0 = TensorFlow's default")
     args = p.parse_args()
     if args.quick:
-        args.sizes, args.batches, args.chars, args.naive_chars = "2x16", "1,4", 50, 5
+        args.sizes, args.batches, args.chars, args.naive_chars, args.rounds = "2x16", "1,4", 50, 5, 1
     args.sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes.split(",")]
     args.batches = [int(b) for b in args.batches.split(",")]
     return args
@@ -67,11 +71,9 @@ def build_export(layers: int, units: int, out: Path):
     return step, vocab
 
 
-def timed(fn, chars: int) -> float:
-    """chars/s of one call after a warm-up call (which traces graphs and allocates)."""
-    fn(min(chars, 5))
+def chars_per_second(run, chars: int) -> float:
     start = time.perf_counter()
-    fn(chars)
+    run(chars)
     return chars / (time.perf_counter() - start)
 
 
@@ -102,7 +104,7 @@ def naive_predict_loop(step_model, vocab, batch: int):
     """model.predict once per character, sampling in numpy: what a first attempt usually looks like."""
     import numpy as np
 
-    from charkeras.lite_runtime import sample_next
+    from charkeras.sampling import sample_next_numpy
 
     rng = np.random.default_rng(0)
     shape = (batch, *step_model.input["state"].shape[1:])
@@ -111,7 +113,8 @@ def naive_predict_loop(step_model, vocab, batch: int):
         ids, state = np.full([batch], vocab.encode("\n")[0], np.int32), np.zeros(shape, np.float32)
         for _ in range(n):
             out = step_model.predict({"char_id": ids, "state": state}, verbose=0)
-            ids, state = sample_next(out["logits"], 0.8, 0, rng), out["state"]
+            noise = rng.gumbel(size=out["logits"].shape)
+            ids, state = sample_next_numpy(out["logits"], 0.8, 0, noise), out["state"]
         return ids
 
     return run
@@ -158,20 +161,30 @@ def main():
             export = Path(tmp) / name
             print(f"exporting a random {name} model ...", flush=True)
             step_model, vocab = build_export(layers, units, export)
+            runs = {}
             for method, make in methods(export, step_model, vocab).items():
                 chars = args.naive_chars if method.startswith("naive") else args.chars
-                speeds = {}
                 for batch in args.batches:
-                    speeds[batch] = timed(make(batch), chars) * batch
-                    print(f"  {name} {method} batch {batch}: {speeds[batch]:,.0f} chars/s", flush=True)
-                rows.append((name, method, chars, speeds))
+                    run = make(batch)
+                    run(min(chars, 5))  # warm-up: traces graphs and allocates
+                    runs[method, batch] = (run, chars, [])
+            # Rounds alternate the methods, so a slow spell of the machine hits them all alike.
+            for round_ in range(args.rounds):
+                for (method, batch), (run, chars, speeds) in runs.items():
+                    speeds.append(chars_per_second(run, chars) * batch)
+                    print(f"  round {round_ + 1}: {name} {method} batch {batch}: {speeds[-1]:,.0f} chars/s",
+                          flush=True)
+            for method in dict.fromkeys(m for m, _ in runs):
+                chars = runs[method, args.batches[0]][1]
+                rows.append((name, method, chars, {b: statistics.median(runs[method, b][2]) for b in args.batches}))
             if not args.no_cli:
                 for runtime in ("savedmodel", "tflite"):
                     cli_rows.append((name, runtime, cli_seconds(export, args.chars, runtime)))
 
     threads = args.tf_threads or "default"
-    print(f"\ngeneration throughput, chars/s (TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
-          f"TensorFlow threads: {threads}; the CLI uses 1 thread for a single sample)")
+    print(f"\ngeneration throughput, chars/s, median of {args.rounds} alternated rounds (TensorFlow "
+          f"{tf.__version__}, {os.cpu_count()} CPUs, TensorFlow threads: {threads}; the CLI uses 1 thread "
+          "for a single sample)")
     header = f"{'model':<7} {'method':<34} {'chars':>6}" + "".join(f" {f'batch {b}':>12}" for b in args.batches)
     print(header + "\n" + "-" * len(header))
     for name, method, chars, speeds in rows:
