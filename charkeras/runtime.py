@@ -256,11 +256,13 @@ def fastest_runtime(path, precision: str = "float32") -> str | None:
     return "tflite"
 
 
-def load(path, runtime: str | None = None, *, precision: str = "float32", checkpoint: str = "best") -> CharModel:
+def load(path, runtime: str | None = None, *, precision: str = "float32", checkpoint: str = "best",
+         lite_threads: int | None = None) -> CharModel:
     """Load an export or a training run. `runtime`: None picks "savedmodel" for exports, "keras" for runs.
 
     `precision` picks the .tflite file for runtime "tflite": float32, fp16 or int8 (if exported).
     `checkpoint` ("best", "latest" or a path) picks the checkpoint of a training run.
+    `lite_threads`: LiteRT's threads for runtime "tflite" [default: the cores, at most 4].
     """
     if runtime is not None and runtime not in RUNTIMES:
         raise ConfigError(f"--runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
@@ -278,7 +280,7 @@ def load(path, runtime: str | None = None, *, precision: str = "float32", checkp
     if runtime == "tflite":
         from charkeras.lite_runtime import LiteCharModel
 
-        return LiteCharModel.from_export(base, card, vocab, precision)
+        return LiteCharModel.from_export(base, card, vocab, precision, lite_threads)
     return _load_saved_model(base, card, vocab)
 
 

@@ -35,7 +35,8 @@ from charkeras.runtime import RUNTIMES
 @click.option("--checkpoint", default="best", metavar="best|latest|PATH",
               help="Checkpoint of a training run.")
 @click.option("--threads", type=int, default=None,
-              help="TensorFlow threads [default: 1 for a single sample, all cores for --num-samples > 1].")
+              help="Threads: TensorFlow's [default: 1 for a single sample, all cores for --num-samples > 1] "
+                   "or LiteRT's [default: the cores, at most 4].")
 def generate(model_path, n, prime, temperature, top_k, seed, num_samples, runtime, precision, checkpoint,
              threads):
     """Generate text from a model: an export or a training run."""
@@ -47,14 +48,14 @@ def generate(model_path, n, prime, temperature, top_k, seed, num_samples, runtim
         seed = secrets.randbelow(2**31)
     check_generate_args(n, temperature, top_k, seed, num_samples)
     if threads is not None and threads < 0:
-        raise ConfigError(f"--threads must be >= 0 (got {threads}); 0 means TensorFlow's default")
-    if threads is None:
-        threads = 1 if num_samples == 1 else 0
+        raise ConfigError(f"--threads must be >= 0 (got {threads}); 0 means the runtime's default")
     if runtime == "auto":
         runtime = fastest_runtime(model_path, precision)
-    if threads and runtime != "tflite":
-        set_tf_threads(threads)
-    model = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
+    if runtime != "tflite":
+        tf_threads = threads if threads is not None else (1 if num_samples == 1 else 0)
+        if tf_threads:
+            set_tf_threads(tf_threads)
+    model = load(model_path, runtime, precision=precision, checkpoint=checkpoint, lite_threads=threads or None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         texts = model.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
