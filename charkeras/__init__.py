@@ -1,6 +1,8 @@
 """charkeras: character-level LSTM language models with Keras, exported to TF Serving and LiteRT.
 
-Importing the package is cheap: TensorFlow loads on first use of a function that needs it.
+Importing the package is cheap: TensorFlow loads on first use of a function that needs it. The
+package is laid out by stage of the data flow (docs/ARCHITECTURE.md): text -> data -> model -> train
+-> exporting -> runtime -> inspect.
 """
 
 __version__ = "0.1.0"
@@ -26,12 +28,12 @@ _LAZY = {
     "ModelConfig": "charkeras.config",
     "TrainConfig": "charkeras.config",
     "CharkerasError": "charkeras.errors",
-    "Vocabulary": "charkeras.vocab",
-    "fit": "charkeras.train",
-    "load": "charkeras.runtime",
-    "export": "charkeras.export",
-    "CharModel": "charkeras.runtime",
-    "load_corpus": "charkeras.corpus",
+    "Vocabulary": "charkeras.text.vocabulary",
+    "fit": "charkeras.train.driver",
+    "load": "charkeras.runtime.loading",
+    "export": "charkeras.exporting.writer",
+    "CharModel": "charkeras.runtime.char_model",
+    "load_corpus": "charkeras.text.id_cache",
 }
 
 

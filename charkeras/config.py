@@ -10,17 +10,12 @@ import dataclasses
 import json
 from dataclasses import dataclass, field
 
-from charkeras.errors import ConfigError
+from charkeras.errors import ConfigError, require
 
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 OPTIMIZERS = ("adam", "adamw", "rmsprop")
 # auto: the fused CPU layer (charkeras/fast_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
 LSTM_IMPLS = ("auto", "keras", "fused")
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -37,11 +32,11 @@ class ModelConfig:
     lstm_impl: str = "auto"
 
     def validate(self) -> None:
-        _require(self.embedding_dim >= 1, f"--embedding-dim must be >= 1 (got {self.embedding_dim})")
-        _require(self.units >= 1, f"--units must be >= 1 (got {self.units})")
-        _require(self.layers >= 1, f"--layers must be >= 1 (got {self.layers})")
-        _require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1) (got {self.dropout})")
-        _require(self.lstm_impl in LSTM_IMPLS,
+        require(self.embedding_dim >= 1, f"--embedding-dim must be >= 1 (got {self.embedding_dim})")
+        require(self.units >= 1, f"--units must be >= 1 (got {self.units})")
+        require(self.layers >= 1, f"--layers must be >= 1 (got {self.layers})")
+        require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1) (got {self.dropout})")
+        require(self.lstm_impl in LSTM_IMPLS,
                  f"--lstm-impl must be one of {', '.join(LSTM_IMPLS)} (got {self.lstm_impl!r})")
 
 
@@ -53,9 +48,9 @@ class DataConfig:
     encoding: str = "utf-8"
 
     def validate(self) -> None:
-        _require(self.batch_size >= 1, f"--batch-size must be >= 1 (got {self.batch_size})")
-        _require(self.seq_len >= 1, f"--seq-len must be >= 1 (got {self.seq_len})")
-        _require(0.0 < self.val_frac <= 0.5, f"--val-frac must be in (0, 0.5] (got {self.val_frac})")
+        require(self.batch_size >= 1, f"--batch-size must be >= 1 (got {self.batch_size})")
+        require(self.seq_len >= 1, f"--seq-len must be >= 1 (got {self.seq_len})")
+        require(0.0 < self.val_frac <= 0.5, f"--val-frac must be in (0, 0.5] (got {self.val_frac})")
 
 
 @dataclass(frozen=True)
@@ -78,21 +73,21 @@ class TrainConfig:
     max_loss: float = 20.0  # a training loss above this counts as exploded
 
     def validate(self) -> None:
-        _require(self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})")
-        _require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
-        _require(self.learning_rate > 0, f"--lr must be > 0 (got {self.learning_rate})")
-        _require(self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}")
-        _require(0.0 <= self.min_lr_frac <= 1.0, f"min_lr_frac must be in [0, 1] (got {self.min_lr_frac})")
-        _require(self.warmup_steps >= 0, f"--warmup-steps must be >= 0 (got {self.warmup_steps})")
-        _require(self.weight_decay >= 0, f"--weight-decay must be >= 0 (got {self.weight_decay})")
-        _require(self.clipnorm > 0, f"--clipnorm must be > 0 (got {self.clipnorm})")
-        _require(self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0 (got {self.checkpoint_every})")
-        _require(self.keep_checkpoints >= 1, f"--keep-checkpoints must be >= 1 (got {self.keep_checkpoints})")
-        _require(self.val_every >= 0, f"--val-every must be >= 0 (got {self.val_every})")
-        _require(self.sample_every >= 0, f"--sample-every must be >= 0 (got {self.sample_every})")
-        _require(self.sample_len >= 1, f"--sample-len must be >= 1 (got {self.sample_len})")
-        _require(self.sample_temperature >= 0, "--sample-temperature must be >= 0")
-        _require(self.max_loss > 0, f"max_loss must be > 0 (got {self.max_loss})")
+        require(self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})")
+        require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+        require(self.learning_rate > 0, f"--lr must be > 0 (got {self.learning_rate})")
+        require(self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}")
+        require(0.0 <= self.min_lr_frac <= 1.0, f"min_lr_frac must be in [0, 1] (got {self.min_lr_frac})")
+        require(self.warmup_steps >= 0, f"--warmup-steps must be >= 0 (got {self.warmup_steps})")
+        require(self.weight_decay >= 0, f"--weight-decay must be >= 0 (got {self.weight_decay})")
+        require(self.clipnorm > 0, f"--clipnorm must be > 0 (got {self.clipnorm})")
+        require(self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0 (got {self.checkpoint_every})")
+        require(self.keep_checkpoints >= 1, f"--keep-checkpoints must be >= 1 (got {self.keep_checkpoints})")
+        require(self.val_every >= 0, f"--val-every must be >= 0 (got {self.val_every})")
+        require(self.sample_every >= 0, f"--sample-every must be >= 0 (got {self.sample_every})")
+        require(self.sample_len >= 1, f"--sample-len must be >= 1 (got {self.sample_len})")
+        require(self.sample_temperature >= 0, "--sample-temperature must be >= 0")
+        require(self.max_loss > 0, f"max_loss must be > 0 (got {self.max_loss})")
 
 
 @dataclass(frozen=True)

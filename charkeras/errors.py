@@ -35,3 +35,12 @@ class ExportError(CharkerasError):
 
 class RuntimeMissing(CharkerasError):
     """An optional runtime (ai-edge-litert) is not installed."""
+
+
+def require(condition: bool, message: str, error: type[CharkerasError] = ConfigError) -> None:
+    """The one way to check an option: raise `error(message)` when `condition` does not hold.
+
+    Messages name the CLI flag and say what to pass, e.g. "--n must be an integer >= 1 (got 0)".
+    """
+    if not condition:
+        raise error(message)

@@ -5,39 +5,48 @@ from __future__ import annotations
 import json
 
 import click
+from charkeras_cli.arguments import MODEL_HELP, encoding_option, model_argument, runtime_options, text_option
+
+from charkeras.errors import require
 
 
-@click.command()
-@click.argument("text_file", type=click.Path(dir_okay=True))
-@click.option("--model", "model_path", required=True, help="An export (saved_models/NAME) or a training run.")
-@click.option("--runtime", type=click.Choice(["savedmodel", "tflite", "keras"]), default=None,
-              help="How to run the model [default: savedmodel for exports, keras for runs].")
+@click.command(epilog=MODEL_HELP + " Before 0.2 the text came first: `evaluate TEXT --model MODEL` still works.")
+@model_argument
+@text_option(required=False)
+@runtime_options(default=None, default_help=" [default: savedmodel for exports, run for training runs]")
 @click.option("--tail", type=float, default=None,
-              help="Evaluate only the last FRACTION of TEXT_FILE (0.1 = the standard validation split); "
+              help="Evaluate only the last FRACTION of --text (0.1 = the standard validation split); "
                    "the rest is the n-gram baseline's training text.")
 @click.option("--baseline", type=click.Choice(["none", "ngram"]), default="none",
               help="Also report a character n-gram model (order chosen on its training text).")
 @click.option("--train-text", type=click.Path(exists=False), default=None,
-              help="Training text for the n-gram baseline (default: the head of TEXT_FILE with --tail).")
-@click.option("--encoding", default="utf-8", help="Text encoding of the files.")
+              help="Training text for the n-gram baseline (default: the head of --text with --tail).")
+@encoding_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def evaluate(text_file, model_path, runtime, tail, baseline, train_text, encoding, as_json):
-    """Loss of a model on TEXT_FILE: nats/char, bits/char and perplexity."""
-    from charkeras.corpus import read_text
-    from charkeras.errors import ConfigError
-    from charkeras.evaluate import evaluate_model, evaluate_ngram, split_tail
-    from charkeras.runtime import load
+def evaluate(model, model_option, text_path, runtime, precision, checkpoint, tail, baseline, train_text,
+             encoding, as_json):
+    """Loss of MODEL on the --text: nats/char, bits/char and perplexity."""
+    from charkeras.inspect.evaluation import evaluate_model, evaluate_ngram, split_tail
+    from charkeras.runtime.loading import load
+    from charkeras.text.reading import read_text
 
-    text = read_text(text_file, encoding)
+    if model_option is not None and model is not None and text_path is None:
+        model, text_path = model_option, model  # the old spelling: evaluate TEXT --model MODEL
+    elif model_option is not None:
+        require(model is None, "give the model once: as MODEL, or with the deprecated --model")
+        model = model_option
+    if model is None or text_path is None:
+        raise click.UsageError(f"give MODEL and --text FILE. {MODEL_HELP}")
+    text = read_text(text_path, encoding)
     head = ""
     if tail is not None:
         head, text = split_tail(text, tail)
-    if baseline == "ngram" and train_text is None and tail is None:
-        raise ConfigError("--baseline ngram needs a training text: pass --train-text FILE or --tail FRACTION")
-    model = load(model_path, runtime)
-    result = {"model": evaluate_model(model, text)}
+    require(baseline != "ngram" or train_text is not None or tail is not None,
+            "--baseline ngram needs a training text: pass --train-text FILE or --tail FRACTION")
+    loaded = load(model, runtime, precision=precision, checkpoint=checkpoint)
+    result = {"model": evaluate_model(loaded, text)}
     if baseline == "ngram":
-        result["ngram"] = evaluate_ngram(model.vocab, read_text(train_text, encoding) if train_text else head,
+        result["ngram"] = evaluate_ngram(loaded.vocab, read_text(train_text, encoding) if train_text else head,
                                          text)
     if as_json:
         click.echo(json.dumps(result, indent=2))

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from charkeras.config import LR_SCHEDULES, LSTM_IMPLS, OPTIMIZERS, DataConfig, ModelConfig, TrainConfig
+from charkeras.config import (
+    LR_SCHEDULES,
+    LSTM_IMPLS,
+    OPTIMIZERS,
+    CharConfig,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+)
 from charkeras.errors import RunDirError
 
 M, D, T = ModelConfig(), DataConfig(), TrainConfig()
@@ -67,8 +75,6 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, **options
 
     CORPUS is a UTF-8 text file, a directory of text files, or tfds:NAME[:SPLIT].
     """
-    from charkeras.config import CharConfig
-
     if resume_dir is not None:
         given = [name for name in options
                  if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
@@ -90,7 +96,7 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, **options
 
 
 def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False):
-    from charkeras.train import fit as fit_model
+    from charkeras.train.driver import fit as fit_model
 
     try:
         fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,

@@ -12,14 +12,14 @@ import secrets
 import warnings
 
 import click
+from charkeras_cli.arguments import MODEL_HELP, model_argument, resolve_model, runtime_options
 
-from charkeras.lite_runtime import PRECISIONS
-from charkeras.runtime import RUNTIMES
+from charkeras.errors import require
+from charkeras.runtime.char_model import check_generate_args
 
 
-@click.command()
-@click.option("--model", "model_path", required=True, metavar="PATH",
-              help="An export (saved_models/NAME) or a training run directory (runs/NAME).")
+@click.command(epilog=MODEL_HELP)
+@model_argument
 @click.option("--n", "n", type=int, default=500, help="Characters to generate per sample.")
 @click.option("--prime", default="", help="Text fed to the model first (printed before the continuation). "
                                           "Empty: start after a newline.")
@@ -27,39 +27,35 @@ from charkeras.runtime import RUNTIMES
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters; 0 = all.")
 @click.option("--seed", type=int, default=None, help="Random seed (printed to stderr when not given).")
 @click.option("--num-samples", type=int, default=1, help="Independent samples, generated in one batch.")
-@click.option("--runtime", type=click.Choice(("auto", *RUNTIMES)), default="auto",
-              help="auto: LiteRT for exports when ai-edge-litert is installed (no TensorFlow import), else "
-                   "the SavedModel; Keras for training runs.")
-@click.option("--precision", type=click.Choice(tuple(PRECISIONS)), default="float32",
-              help="Which .tflite file --runtime tflite runs.")
-@click.option("--checkpoint", default="best", metavar="best|latest|PATH",
-              help="Checkpoint of a training run.")
+@runtime_options()
 @click.option("--threads", type=int, default=None,
               help="Threads: TensorFlow's [default: 1 for a single sample, all cores for --num-samples > 1] "
                    "or LiteRT's [default: the cores, at most 4].")
-def generate(model_path, n, prime, temperature, top_k, seed, num_samples, runtime, precision, checkpoint,
-             threads):
-    """Generate text from a model: an export or a training run."""
-    from charkeras.errors import ConfigError
-    from charkeras.runtime import check_generate_args, fastest_runtime, load, set_tf_threads
+def generate(model, model_option, n, prime, temperature, top_k, seed, num_samples, runtime, precision,
+             checkpoint, threads):
+    """Generate text from MODEL."""
+    from charkeras.artifact.layout import model_kind
+    from charkeras.runtime.loading import load, resolve_runtime
 
+    model_path = resolve_model(model, model_option)
     seed_given = seed is not None
     if not seed_given:
         seed = secrets.randbelow(2**31)
     check_generate_args(n, temperature, top_k, seed, num_samples)
-    if threads is not None and threads < 0:
-        raise ConfigError(f"--threads must be >= 0 (got {threads}); 0 means the runtime's default")
-    if runtime == "auto":
-        runtime = fastest_runtime(model_path, precision)
+    require(threads is None or threads >= 0,
+            f"--threads must be >= 0 (got {threads}); 0 means the runtime's default")
+    runtime = resolve_runtime(model_kind(model_path)[0], runtime, precision)
     if runtime != "tflite":
+        from charkeras.threads import configure_generation_threads  # TensorFlow: only for these runtimes
+
         tf_threads = threads if threads is not None else (1 if num_samples == 1 else 0)
         if tf_threads:
-            set_tf_threads(tf_threads)
-    model = load(model_path, runtime, precision=precision, checkpoint=checkpoint, lite_threads=threads or None)
+            configure_generation_threads(tf_threads)
+    loaded = load(model_path, runtime, precision=precision, checkpoint=checkpoint, lite_threads=threads or None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        texts = model.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
-                               num_samples=num_samples)
+        texts = loaded.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
+                                num_samples=num_samples)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
     if not seed_given:

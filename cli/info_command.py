@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 
 import click
+from charkeras_cli.arguments import MODEL_HELP
+
+from charkeras.inspect.describe import describe
+from charkeras.probability import bits
 
 
-@click.command()
-@click.argument("path", metavar="PATH")
+@click.command(epilog=MODEL_HELP)
+@click.argument("model", metavar="MODEL")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw card / run facts as JSON.")
-def info(path, as_json):
-    """Describe an export (saved_models/NAME) or a training run."""
-    from charkeras.runtime import describe
-
-    facts = describe(path)
+def info(model, as_json):
+    """Describe MODEL: what it is, how it was trained, which files it has. Reads no TensorFlow."""
+    facts = describe(model)
     if as_json:
         click.echo(json.dumps(facts, indent=2, ensure_ascii=False))
     elif facts["kind"] == "export":
@@ -32,7 +34,7 @@ def _rows(pairs) -> list[str]:
 def _loss(val_loss) -> str | None:
     if val_loss is None:
         return "n/a"
-    return f"{val_loss:.4f} nats/char ({val_loss / 0.6931471805599453:.4f} bits/char)"
+    return f"{val_loss:.4f} nats/char ({bits(val_loss):.4f} bits/char)"
 
 
 def _duration(seconds) -> str | None:

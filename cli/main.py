@@ -1,6 +1,6 @@
 """The `charkeras` command. Commands parse options, call the library, and turn user errors into
 one-line messages with exit code 2. TensorFlow is imported only inside commands that need it, so
-`charkeras --help` stays fast."""
+`charkeras --help` and LiteRT generation never load it (tests/test_architecture.py checks)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 class CharkerasGroup(click.Group):
-    """Prints CharkerasError as `error: ...` on one line and exits 2 instead of a traceback."""
+    """Lists commands in workflow order and prints CharkerasError as `error: ...` (exit 2)."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)  # registration order: the order a user meets them
 
     def invoke(self, ctx):
         try:
@@ -35,23 +38,17 @@ def main():
 
 
 def _register() -> None:
-    from cli.cells_command import cells
-    from cli.evaluate_command import evaluate
-    from cli.export_command import export
-    from cli.fit_command import fit
-    from cli.generate_command import generate
-    from cli.info_command import info
-    from cli.report_command import report
-    from cli.visualize_command import visualize
+    from charkeras_cli.cells_command import cells
+    from charkeras_cli.evaluate_command import evaluate
+    from charkeras_cli.export_command import export
+    from charkeras_cli.fit_command import fit
+    from charkeras_cli.generate_command import generate
+    from charkeras_cli.info_command import info
+    from charkeras_cli.report_command import report
+    from charkeras_cli.visualize_command import visualize
 
-    main.add_command(fit)
-    main.add_command(export)
-    main.add_command(generate)
-    main.add_command(info)
-    main.add_command(evaluate)
-    main.add_command(visualize)
-    main.add_command(cells)
-    main.add_command(report)
+    for command in (fit, export, generate, evaluate, visualize, cells, report, info):
+        main.add_command(command)
 
 
 _register()

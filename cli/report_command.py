@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import click
 
+from charkeras.train.report import write_report
+
 
 @click.command()
-@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("run", metavar="RUN", type=click.Path(file_okay=False))
 def report(run):
     """Regenerate RUN/report.html (loss curves, learning rate, samples in order) and RUN/loss.png.
 
-    Training rewrites them at every epoch end; this rebuilds them at any time.
+    RUN is a training run directory (runs/NAME). Training rewrites them at every epoch end; this
+    rebuilds them at any time.
     """
-    from charkeras.report import write_report
-
     path = write_report(run)
     click.echo(f"wrote {path}")

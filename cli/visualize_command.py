@@ -1,47 +1,40 @@
 """`charkeras visualize`: an HTML page of the text coloured by one cell, with the model's top guesses.
 
-The model options here are shared with `charkeras cells`. TensorFlow loads only once the options
-are checked and the text is read, so mistakes fail fast.
+The model and text options here are shared with `charkeras cells`. TensorFlow loads only once the
+options are checked and the text is read, so mistakes fail fast.
 """
 
 from __future__ import annotations
 
 import click
+from charkeras_cli.arguments import (
+    MODEL_HELP,
+    encoding_option,
+    model_argument,
+    resolve_model,
+    runtime_options,
+    text_option,
+)
 
-from charkeras.lite_runtime import PRECISIONS
-from charkeras.runtime import RUNTIMES
+from charkeras.errors import require
 
 SIGNALS = {"c": "tanh(c), the squashed cell state", "h": "h, the layer output"}
 
 
-def model_options(command):
-    """--model, --text and the options that pick how the model runs."""
-    for decorator in reversed([
-        click.option("--model", "model_path", required=True, metavar="PATH",
-                     help="An export (saved_models/NAME) or a training run directory (runs/NAME)."),
-        click.option("--text", "text_path", required=True, type=click.Path(dir_okay=False),
-                     help="The text to run the model over."),
-        click.option("--encoding", default="utf-8", help="Encoding of the --text file."),
-        click.option("--runtime", type=click.Choice(("auto", *RUNTIMES)), default="auto",
-                     help="auto: LiteRT for exports when ai-edge-litert is installed, else the SavedModel; "
-                          "Keras for training runs."),
-        click.option("--precision", type=click.Choice(tuple(PRECISIONS)), default="float32",
-                     help="Which .tflite file --runtime tflite runs."),
-        click.option("--checkpoint", default="best", metavar="best|latest|PATH",
-                     help="Checkpoint of a training run."),
-    ]):
+def model_and_text_options(command):
+    """MODEL, --text and the options that pick how the model runs."""
+    for decorator in reversed([model_argument, text_option(), encoding_option, runtime_options()]):
         command = decorator(command)
     return command
 
 
 def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, max_chars):
     """Read the text, load the model, and trace it; unknown characters get one warning line."""
-    from charkeras.activations import read_text, trace
-    from charkeras.runtime import fastest_runtime, load
+    from charkeras.inspect.traces import trace
+    from charkeras.runtime.loading import load
+    from charkeras.text.reading import read_text
 
     text = read_text(text_path, encoding, max_chars)
-    if runtime == "auto":
-        runtime = fastest_runtime(model_path, precision)
     model = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
     unknown = model.vocab.unknown_chars(text)
     if unknown:
@@ -51,8 +44,8 @@ def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, m
     return trace(model, text)
 
 
-@click.command()
-@model_options
+@click.command(epilog=MODEL_HELP)
+@model_and_text_options
 @click.option("--out", default="viz.html", type=click.Path(dir_okay=False), help="The HTML page to write.")
 @click.option("--max-chars", type=int, default=3000,
               help="Use only the first N characters (the page holds every cell for each character).")
@@ -60,22 +53,20 @@ def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, m
               help="Signal shown first: c = tanh(c), h = h (the page can switch).")
 @click.option("--layer", type=int, default=None, help="Layer shown first [default: the liveliest cell's].")
 @click.option("--cell", type=int, default=None, help="Cell shown first [default: the one varying most].")
-def visualize(model_path, text_path, encoding, runtime, precision, checkpoint, out, max_chars, signal, layer,
-              cell):
-    """Write a self-contained HTML page: the text coloured by a chosen LSTM cell, with the top-5
-    next-character guesses under every character."""
-    from charkeras.errors import ConfigError
-    from charkeras.viewer import most_varied_cell, write_page
+def visualize(model, model_option, text_path, encoding, runtime, precision, checkpoint, out, max_chars, signal,
+              layer, cell):
+    """Write a self-contained HTML page: the --text coloured by a chosen LSTM cell of MODEL, with the
+    top-5 next-character guesses under every character."""
+    from charkeras.inspect.viewer import most_varied_cell, write_page
 
+    model_path = resolve_model(model, model_option)
     result = run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, max_chars)
     if layer is None or cell is None:
         best_layer, best_cell = most_varied_cell(result, signal)
         layer = best_layer if layer is None else layer
         cell = best_cell if cell is None else cell
-    if not 0 <= layer < result.layers:
-        raise ConfigError(f"--layer must be in [0, {result.layers - 1}] (got {layer})")
-    if not 0 <= cell < result.units:
-        raise ConfigError(f"--cell must be in [0, {result.units - 1}] (got {cell})")
+    require(0 <= layer < result.layers, f"--layer must be in [0, {result.layers - 1}] (got {layer})")
+    require(0 <= cell < result.units, f"--cell must be in [0, {result.units - 1}] (got {cell})")
     write_page(out, result, title=f"charkeras: {model_path} on {text_path}", initial=(signal, layer, cell))
     click.echo(f"wrote {out}: {len(result.text)} characters, {result.layers} layers x {result.units} cells "
                f"(opened on layer {layer}, cell {cell})")

@@ -17,12 +17,12 @@ def random_step_model(vocab, units=16, layers=2, embedding_dim=8, seed=0, sharpe
     import keras
 
     from charkeras.config import CharConfig
-    from charkeras.model import build_step_model
+    from charkeras.model.networks import build_inference_model
 
     cfg = CharConfig().replace(model={"units": units, "layers": layers, "embedding_dim": embedding_dim,
                                       "vocab_size": len(vocab)})
     keras.utils.set_random_seed(seed)
-    step = build_step_model(cfg.model)
+    step = build_inference_model(cfg.model)
     dense = step.get_layer("logits")
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel * sharpen, bias])
@@ -31,8 +31,8 @@ def random_step_model(vocab, units=16, layers=2, embedding_dim=8, seed=0, sharpe
 
 def export_random_model(out, quantize=None, force=False, **kwargs):
     """Export a random model of TEXT's vocabulary to `out`; returns (step model, config, vocab)."""
-    from charkeras.export import export_model
-    from charkeras.vocab import Vocabulary
+    from charkeras.exporting.writer import export_model
+    from charkeras.text.vocabulary import Vocabulary
 
     vocab = Vocabulary.from_text(TEXT)
     step, cfg = random_step_model(vocab, **kwargs)
@@ -43,7 +43,7 @@ def export_random_model(out, quantize=None, force=False, **kwargs):
 def train_tiny_run(root):
     """A 2x16 model trained for one epoch on 6,000 characters of Shakespeare; returns the run directory."""
     from charkeras.config import CharConfig
-    from charkeras.train import fit
+    from charkeras.train.driver import fit
 
     corpus = root / "slice.txt"
     corpus.write_text((REPO / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:6000], encoding="utf-8")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from charkeras.vocab import Vocabulary
+from charkeras.text.vocabulary import Vocabulary
 
 QUOTE_CELL = (1, 5)  # (layer, unit): c is 1.5 inside double quotes, 0 outside
 LINE_CELL = (0, 2)  # c grows by 0.04 per character and drops to 0 at a newline
@@ -58,7 +58,7 @@ TINY_TEXT = ('First Citizen:\nBefore we proceed any further, hear me speak.\n\nA
 def make_tiny_run(out, epochs: int = 1):
     """Train a very small model for a few steps; returns the run directory."""
     from charkeras.config import CharConfig
-    from charkeras.train import fit
+    from charkeras.train.driver import fit
 
     corpus = out.parent / f"{out.name}-corpus.txt"
     corpus.write_text(TINY_TEXT, encoding="utf-8")

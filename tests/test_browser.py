@@ -20,9 +20,9 @@ import time
 import pytest
 from stub_models import QUOTE_CELL, PlantedCellModel, stub_vocab
 
-from charkeras.activations import trace
-from charkeras.probes import find_cells
-from charkeras.viewer import visible, write_page
+from charkeras.inspect.probes import find_cells
+from charkeras.inspect.traces import trace
+from charkeras.inspect.viewer import visible, write_page
 
 TEXT = ('ROMEO:\nShe said "come <b>here</b> & stay" (and [then] left).\n\n'
         'JULIET:\n"Caf\u00e9 \U0001F600" \u2014 e\u0301 \t</script> done.\n') * 4
@@ -246,10 +246,10 @@ def test_screenshot_is_not_blank(browser, viewer_page, tmp_path):
 
 
 def test_report_page_loads_cleanly(browser, tmp_path):
-    from charkeras.checkpoint import RunDir
     from charkeras.config import CharConfig
-    from charkeras.report import write_report
-    from charkeras.vocab import Vocabulary
+    from charkeras.text.vocabulary import Vocabulary
+    from charkeras.train.report import write_report
+    from charkeras.train.run_dir import RunDir
 
     run = tmp_path / "run"
     RunDir(run).write_run_files(CharConfig().replace(data={"batch_size": 2, "seq_len": 5}),

@@ -4,9 +4,8 @@ import subprocess
 import sys
 
 import pytest
+from charkeras_cli.main import main
 from click.testing import CliRunner
-
-from cli.main import main
 
 
 def _invoke(*args):
@@ -31,7 +30,7 @@ def test_help_documents_every_option_with_defaults():
 
 
 def test_help_does_not_import_tensorflow():
-    code = "import sys; from cli.main import main; print('tensorflow' in sys.modules)"
+    code = "import sys; from charkeras_cli.main import main; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -160,7 +160,7 @@ def test_empty_prompt_starts_after_a_newline_and_unknown_characters_do_not_crash
 
 def test_padding_and_unknown_ids_are_never_sampled(exported):
     """With huge logits on ids 0 and 1, an unmasked sampler would pick them at every step."""
-    from charkeras.export import signature_functions
+    from charkeras.exporting.signatures import signature_functions
 
     _, step, vocab = exported
     dense = step.get_layer("logits")
@@ -249,7 +249,7 @@ def test_saved_model_cli_runs_the_generate_signature(exported, loaded):
 
 
 def test_export_refuses_to_replace_what_it_should_not(tmp_path):
-    from charkeras.export import _check_target
+    from charkeras.exporting.writer import _check_target
 
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("mine")
@@ -266,7 +266,7 @@ def test_export_refuses_to_replace_what_it_should_not(tmp_path):
 
 
 def test_a_failed_export_leaves_the_previous_export_untouched(tmp_path, monkeypatch):
-    import charkeras.export as export_module
+    import charkeras.exporting.writer as export_module
 
     target = tmp_path / "model"
     target.mkdir()
@@ -286,7 +286,7 @@ def test_a_failed_export_leaves_the_previous_export_untouched(tmp_path, monkeypa
 
 def test_exporting_something_that_is_not_a_run_fails_clearly(tmp_path):
     import charkeras
-    import charkeras.export  # makes the package attribute the submodule; it must still be callable
+    import charkeras.exporting.writer  # loading the stage's modules must leave charkeras.export the function
 
     with pytest.raises(ModelLoadError, match="neither a charkeras export"):
         charkeras.export(tmp_path, tmp_path / "out")
@@ -297,7 +297,7 @@ def test_exporting_something_that_is_not_a_run_fails_clearly(tmp_path):
 def trained_export(tmp_path_factory):
     from model_factory import train_tiny_run
 
-    from charkeras.export import export
+    from charkeras.exporting.writer import export
 
     root = tmp_path_factory.mktemp("trained")
     train_tiny_run(root)
@@ -307,7 +307,7 @@ def trained_export(tmp_path_factory):
 
 @pytest.mark.slow
 def test_card_records_the_training_facts(trained_export):
-    from charkeras.checkpoint import RunDir
+    from charkeras.train.run_dir import RunDir
 
     run_path, out = trained_export
     run = RunDir(run_path)
@@ -327,8 +327,11 @@ def test_card_records_the_training_facts(trained_export):
 @pytest.mark.slow
 def test_exported_step_reproduces_the_training_model_over_500_characters(trained_export):
     """The step model of the export and the stateful training model, same weights, 500 characters."""
-    from charkeras.checkpoint import RunDir, load_checkpoint
-    from charkeras.model import build_training_model, get_states, set_states, transfer_weights
+    from charkeras.model.carried_state import get_states, set_states
+    from charkeras.model.networks import build_training_model
+    from charkeras.model.weights import transfer_weights
+    from charkeras.train.checkpoints import load_checkpoint
+    from charkeras.train.run_dir import RunDir
 
     run_path, out = trained_export
     run = RunDir(run_path)
@@ -347,8 +350,8 @@ def test_exported_step_reproduces_the_training_model_over_500_characters(trained
 
 @pytest.mark.slow
 def test_training_facts_describe_the_exported_checkpoint(trained_export):
-    from charkeras.checkpoint import RunDir
-    from charkeras.export import training_facts
+    from charkeras.exporting.writer import training_facts
+    from charkeras.train.run_dir import RunDir
 
     run = RunDir(trained_export[0])
     latest = run.latest_checkpoint()
@@ -359,7 +362,7 @@ def test_training_facts_describe_the_exported_checkpoint(trained_export):
 
 @pytest.mark.slow
 def test_an_export_rebuilt_from_itself_keeps_its_weights_and_training_facts(trained_export, tmp_path):
-    from charkeras.export import export
+    from charkeras.exporting.writer import export
 
     _, out = trained_export
     rebuilt = export(out, tmp_path / "rebuilt", quantize="int8")
@@ -374,7 +377,7 @@ def test_an_export_rebuilt_from_itself_keeps_its_weights_and_training_facts(trai
 
 
 def test_rebuilding_an_export_whose_card_does_not_match_its_weights_fails_clearly(exported, tmp_path):
-    from charkeras.export import export
+    from charkeras.exporting.writer import export
 
     broken = tmp_path / "broken"
     shutil.copytree(exported[0], broken)

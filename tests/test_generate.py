@@ -1,4 +1,4 @@
-"""charkeras.runtime (SavedModel, LiteRT, training run) and the generate / export / info commands."""
+"""charkeras/runtime (SavedModel, LiteRT, training run) and the generate / export / info commands."""
 
 import json
 import math
@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from model_factory import REPO, export_random_model
 
 from charkeras.errors import ConfigError, ModelLoadError
-from charkeras.runtime import load
+from charkeras.runtime.loading import load
 
 pytest.importorskip("tensorflow")
 litert = pytest.importorskip("ai_edge_litert.interpreter")
@@ -38,7 +38,7 @@ def lite(export_dir):
 
 
 def cli(*args):
-    from cli.main import main
+    from charkeras_cli.main import main
 
     return CliRunner().invoke(main, list(args))
 
@@ -122,7 +122,7 @@ def test_bad_sampling_options_are_rejected(sm, kwargs, message):
 
 
 def test_load_rejects_wrong_runtimes_and_unknown_directories(export_dir, tmp_path):
-    with pytest.raises(ModelLoadError, match="runtime 'keras' is for training runs"):
+    with pytest.raises(ModelLoadError, match="runtime 'run' is for training runs"):
         load(export_dir, runtime="keras")
     with pytest.raises(ConfigError, match="--runtime"):
         load(export_dir, runtime="onnx")
@@ -148,7 +148,7 @@ def run_and_export(tmp_path_factory):
 def test_a_training_run_generates_what_its_export_generates(run_and_export):
     run_path, export_path = run_and_export
     keras_model, exported = load(run_path), load(export_path)
-    assert keras_model.runtime == "keras" and keras_model.checkpoint.name == "best"
+    assert keras_model.runtime == "run" and keras_model.checkpoint.name == "best"
     assert keras_model.generate(120, prime="ROMEO:", temperature=0.8, seed=9) == exported.generate(
         120, prime="ROMEO:", temperature=0.8, seed=9)
     assert keras_model.generate(20, seed=2, num_samples=4) == exported.generate(20, seed=2, num_samples=4)
@@ -162,8 +162,9 @@ def test_a_training_run_generates_what_its_export_generates(run_and_export):
 @pytest.mark.slow
 def test_cli_export_and_generate_from_run_and_export(run_and_export):
     run_path, export_path = run_and_export
-    out_run = cli("generate", "--model", str(run_path), "--n", "50", "--prime", "ROMEO:", "--seed", "7")
-    out_export = cli("generate", "--model", str(export_path), "--n", "50", "--prime", "ROMEO:", "--seed", "7")
+    out_run = cli("generate", "--model", str(run_path),  # the deprecated spelling still works
+                  "--n", "50", "--prime", "ROMEO:", "--seed", "7")
+    out_export = cli("generate", str(export_path), "--n", "50", "--prime", "ROMEO:", "--seed", "7")
     assert out_run.exit_code == out_export.exit_code == 0, out_run.output + out_export.output
     assert out_run.stdout == out_export.stdout and out_run.stdout.startswith("ROMEO:")
     again = cli("export", str(run_path), "--out", str(export_path))
@@ -179,15 +180,15 @@ def test_cli_export_and_generate_from_run_and_export(run_and_export):
 
 # ---- CLI ----------------------------------------------------------------------------------------------
 def test_cli_generate_prints_prime_and_continuation_reproducibly(export_dir, sm):
-    args = ("generate", "--model", str(export_dir), "--n", "40", "--prime", "ROMEO:", "--seed", "3",
+    args = ("generate", str(export_dir), "--n", "40", "--prime", "ROMEO:", "--seed", "3",
             "--top-k", "10", "--temperature", "0.5")
     first, second = cli(*args), cli(*args)
     assert first.exit_code == 0, first.output
     assert first.stdout == second.stdout
     assert first.stdout == "ROMEO:" + sm.generate(40, prime="ROMEO:", seed=3, top_k=10, temperature=0.5) + "\n"
-    many = cli("generate", "--model", str(export_dir), "--n", "10", "--num-samples", "3", "--seed", "1")
+    many = cli("generate", str(export_dir), "--n", "10", "--num-samples", "3", "--seed", "1")
     assert many.exit_code == 0 and many.stdout.count("----- sample ") == 3
-    unseeded = cli("generate", "--model", str(export_dir), "--n", "10")
+    unseeded = cli("generate", str(export_dir), "--n", "10")
     assert unseeded.exit_code == 0 and "pass --seed" in unseeded.stderr
 
 
@@ -195,9 +196,9 @@ def test_cli_generate_prints_prime_and_continuation_reproducibly(export_dir, sm)
 def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime):
     script = textwrap.dedent(f"""
         import sys
-        from cli.main import main
+        from charkeras_cli.main import main
         try:
-            main(["generate", "--model", {str(export_dir)!r}, *{runtime!r}, "--n", "300",
+            main(["generate", {str(export_dir)!r}, *{runtime!r}, "--n", "300",
                   "--seed", "2", "--temperature", "0"])
         except SystemExit as exit:
             assert not exit.code, exit.code
@@ -212,7 +213,7 @@ def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime)
 
 
 def test_help_does_not_import_tensorflow():
-    script = ("import sys\nfrom cli.main import main\n"
+    script = ("import sys\nfrom charkeras_cli.main import main\n"
               "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
               "print('TF_IMPORTED' if 'tensorflow' in sys.modules else 'NO_TF')")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
@@ -272,7 +273,7 @@ def _missing_version_dir(export_dir, tmp_path):
 ], ids=["missing", "neither", "corrupt-card", "corrupt-savedmodel", "no-version", "corrupt-tflite", "n", "temperature", "top-k",
         "num-samples", "threads"])
 def test_cli_generate_bad_input_is_one_line_exit_2(export_dir, tmp_path, make_path, extra, message):
-    result = cli("generate", "--model", str(make_path(export_dir, tmp_path)), *extra)
+    result = cli("generate", str(make_path(export_dir, tmp_path)), *extra)
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert message in result.stderr
@@ -281,7 +282,7 @@ def test_cli_generate_bad_input_is_one_line_exit_2(export_dir, tmp_path, make_pa
 def test_cli_tflite_without_litert_says_how_to_install(export_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    result = cli("generate", "--model", str(export_dir), "--runtime", "tflite", "--n", "5")
+    result = cli("generate", str(export_dir), "--runtime", "tflite", "--n", "5")
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "pip install ai-edge-litert" in result.stderr
 
@@ -289,10 +290,10 @@ def test_cli_tflite_without_litert_says_how_to_install(export_dir, monkeypatch):
 def test_cli_auto_runtime_without_litert_uses_the_saved_model(export_dir, sm, monkeypatch):
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
-    result = cli("generate", "--model", str(export_dir), "--n", "30", "--seed", "4")
+    result = cli("generate", str(export_dir), "--n", "30", "--seed", "4")
     assert result.exit_code == 0, result.output
     assert result.stdout == sm.generate(30, seed=4) + "\n"
-    fp16 = cli("generate", "--model", str(export_dir), "--n", "5", "--precision", "fp16")
+    fp16 = cli("generate", str(export_dir), "--n", "5", "--precision", "fp16")
     assert fp16.exit_code == 2 and "pip install ai-edge-litert" in fp16.stderr  # a .tflite precision needs LiteRT
 
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from charkeras.ngram import NgramModel, choose_order, ngram_baseline
-from charkeras.vocab import Vocabulary
+from charkeras.inspect.ngram import NgramModel, choose_order, ngram_baseline
+from charkeras.text.vocabulary import Vocabulary
 
 
 @pytest.mark.parametrize("order", [1, 2, 4])

@@ -5,8 +5,7 @@ import pytest
 from click.testing import CliRunner
 from stub_models import DEPTH_CELL, LINE_CELL, QUOTE_CELL, PlantedCellModel, stub_vocab
 
-from charkeras.activations import trace
-from charkeras.probes import (
+from charkeras.inspect.probes import (
     after_newline,
     bracket_depth,
     correlations,
@@ -19,6 +18,7 @@ from charkeras.probes import (
     probe_matrix,
     word_start,
 )
+from charkeras.inspect.traces import trace
 
 
 def marks(values) -> str:
@@ -130,11 +130,11 @@ def _bracket_lstm_model(text, cell_unit=2, units=4):
     writes 0, every other character keeps c (forget gate open, input gate shut). The rest of the
     network has random weights and is driven by random embedding dimensions."""
     from charkeras.config import ModelConfig
-    from charkeras.model import build_step_model, lstm_name
+    from charkeras.model.networks import build_inference_model, lstm_name
 
     vocab = stub_vocab(text)
     cfg = ModelConfig(vocab_size=len(vocab), embedding_dim=6, units=units, layers=2, dropout=0.0)
-    model = build_step_model(cfg)
+    model = build_inference_model(cfg)
     rng = np.random.default_rng(0)
     emb = rng.normal(0, 1.0, size=(len(vocab), 6)).astype(np.float32)
     emb[:, :2] = 0.0
@@ -182,17 +182,17 @@ def test_finder_finds_a_hand_wired_bracket_cell_in_a_real_lstm():
 
 @pytest.mark.slow
 def test_cells_command_prints_the_table_and_writes_a_page(tiny_viz_run, tmp_path):
-    from cli.main import main
+    from charkeras_cli.main import main
 
     text = tmp_path / "t.txt"
     text.write_text(_structured_text(seed=6, lines=20), encoding="utf-8")
     out = tmp_path / "cells.html"
-    result = CliRunner().invoke(main, ["cells", "--model", str(tiny_viz_run), "--text", str(text), "--out", str(out),
+    result = CliRunner().invoke(main, ["cells", str(tiny_viz_run), "--text", str(text), "--out", str(out),
                                        "--top", "2", "--probe", "quotes", "--probe", "line_position"])
     assert result.exit_code == 0, result.output
     rows = [line for line in result.output.splitlines() if line.startswith(("quotes ", "line_position "))]
     assert len(rows) == 4
     assert out.is_file() and "quotes #1: layer" in out.read_text(encoding="utf-8")
 
-    bad = CliRunner().invoke(main, ["cells", "--model", str(tiny_viz_run), "--text", str(tmp_path / "nope.txt")])
+    bad = CliRunner().invoke(main, ["cells", str(tiny_viz_run), "--text", str(tmp_path / "nope.txt")])
     assert bad.exit_code == 2 and "error: text file not found" in bad.output

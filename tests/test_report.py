@@ -7,11 +7,11 @@ import pytest
 from click.testing import CliRunner
 from stub_models import make_tiny_run
 
-from charkeras.checkpoint import RunDir
 from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
-from charkeras.report import read_epochs, read_samples, update_report, write_report
-from charkeras.vocab import Vocabulary
+from charkeras.text.vocabulary import Vocabulary
+from charkeras.train.report import read_epochs, read_samples, update_report, write_report
+from charkeras.train.run_dir import RunDir
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -86,14 +86,14 @@ def test_not_a_run_is_a_user_error_but_only_a_warning_during_training(tmp_path):
     with pytest.warns(UserWarning, match="report.html not updated"):
         update_report(tmp_path)
 
-    from cli.main import main
+    from charkeras_cli.main import main
 
     result = CliRunner().invoke(main, ["report", str(tmp_path)])
     assert result.exit_code == 2 and "not a charkeras run" in result.output
 
 
 def test_report_command_rebuilds_the_files(fake_run):
-    from cli.main import main
+    from charkeras_cli.main import main
 
     result = CliRunner().invoke(main, ["report", str(fake_run)])
     assert result.exit_code == 0, result.output

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from charkeras import philox
-from charkeras.sampling import gumbel_noise, sample_next, sample_next_numpy
+from charkeras.sampling import philox
+from charkeras.sampling.graph_sampler import sample_next
+from charkeras.sampling.numpy_sampler import gumbel_noise, sample_next_numpy
 
 tf = pytest.importorskip("tensorflow")
 

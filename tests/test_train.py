@@ -5,10 +5,10 @@ import keras
 import numpy as np
 import pytest
 
-from charkeras.checkpoint import RunDir
-from charkeras.corpus import load_corpus
 from charkeras.errors import CorpusError, RunDirError, TrainingDiverged
-from charkeras.train import fit
+from charkeras.text.id_cache import load_corpus
+from charkeras.train.driver import fit
+from charkeras.train.run_dir import RunDir
 
 
 class InterruptAt(keras.callbacks.Callback):

@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner
 from stub_models import QUOTE_CELL, PlantedCellModel, stub_vocab
 
-from charkeras.activations import trace
-from charkeras.probes import find_cells
-from charkeras.viewer import most_varied_cell, page_html, visible, write_page
+from charkeras.inspect.probes import find_cells
+from charkeras.inspect.traces import trace
+from charkeras.inspect.viewer import most_varied_cell, page_html, visible, write_page
 
 NASTY = 'He said "<script>alert(1)</script> & </b>"\n\tcaf\u00e9 e\u0301 \U0001F600 \u200d (x) \x07 end\n'
 
@@ -81,12 +81,12 @@ def test_write_page_is_atomic_and_utf8(nasty_trace, tmp_path):
 
 @pytest.mark.slow
 def test_visualize_command_on_a_training_run(tiny_viz_run, tmp_path):
-    from cli.main import main
+    from charkeras_cli.main import main
 
     text = tmp_path / "t.txt"
     text.write_text(NASTY * 3, encoding="utf-8")
     out = tmp_path / "viz.html"
-    args = ["visualize", "--model", str(tiny_viz_run), "--text", str(text), "--out", str(out)]
+    args = ["visualize", str(tiny_viz_run), "--text", str(text), "--out", str(out)]
     result = CliRunner().invoke(main, [*args, "--max-chars", "50", "--layer", "1", "--cell", "3", "--signal", "h"])
     assert result.exit_code == 0, result.output
     data = page_data(out.read_text(encoding="utf-8"))

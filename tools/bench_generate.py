@@ -10,7 +10,7 @@ vocabulary (65 characters). Every method is warmed up (traced) before it is time
 --rounds rounds that alternate the methods; the tables give medians. Methods:
   in-graph generate   charkeras.load(export): batch 1 is the SavedModel `generate` signature (the whole
                       sampling loop in one tf.while_loop over the written-out step of
-                      charkeras/loop_step.py); batch > 1 the same sampler around the `step` signature
+                      charkeras/model/step_functions.py); batch > 1 the same sampler around the `step` signature
   LiteRT step loop    charkeras.load(export, runtime="tflite"): float32 .tflite step + numpy sampling
   tutorial loop       the TensorFlow text-generation tutorial's way made as fast as it gets: a Python
                       loop calling a tf.function (charkeras's one-step model + tf.random.categorical,
@@ -62,15 +62,15 @@ def build_export(layers: int, units: int, out: Path):
     import keras
 
     from charkeras.config import CharConfig
-    from charkeras.export import export_model
-    from charkeras.model import build_step_model
-    from charkeras.vocab import Vocabulary
+    from charkeras.exporting.writer import export_model
+    from charkeras.model.networks import build_inference_model
+    from charkeras.text.vocabulary import Vocabulary
 
     vocab = Vocabulary.from_text((REPO / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8"))
     cfg = CharConfig().replace(model={"layers": layers, "units": units, "embedding_dim": 64,
                                       "vocab_size": len(vocab)})
     keras.utils.set_random_seed(0)
-    step = build_step_model(cfg.model)
+    step = build_inference_model(cfg.model)
     export_model(step, cfg, vocab, out)
     return step, vocab
 
@@ -86,7 +86,7 @@ def tutorial_loop(step_model, vocab, batch: int):
     one-step model, ids in and out (no string lookups)."""
     import tensorflow as tf
 
-    from charkeras.sampling import mask_special
+    from charkeras.sampling.graph_sampler import mask_special
 
     @tf.function
     def one_step(ids, state):
@@ -113,7 +113,7 @@ def tutorial_as_published(step_model, vocab, batch: int):
     import keras
     import tensorflow as tf
 
-    from charkeras.model import lstm_name
+    from charkeras.model.networks import lstm_name
 
     layers = [step_model.get_layer(lstm_name(i)) for i in range(step_model.input["state"].shape[1] // 2)]
     embedding = keras.layers.Embedding(len(vocab), step_model.get_layer("embedding").output_dim)
@@ -160,7 +160,7 @@ def naive_predict_loop(step_model, vocab, batch: int):
     """model.predict once per character, sampling in numpy: what a first attempt usually looks like."""
     import numpy as np
 
-    from charkeras.sampling import sample_next_numpy
+    from charkeras.sampling.numpy_sampler import sample_next_numpy
 
     rng = np.random.default_rng(0)
     shape = (batch, *step_model.input["state"].shape[1:])
@@ -178,7 +178,7 @@ def naive_predict_loop(step_model, vocab, batch: int):
 
 def methods(export: Path, step_model, vocab) -> dict:
     """method name -> (batch -> (chars -> generate `chars` characters per row))."""
-    from charkeras.runtime import load
+    from charkeras.runtime.loading import load
 
     saved, lite = load(export), load(export, runtime="tflite")
     return {
@@ -192,7 +192,7 @@ def methods(export: Path, step_model, vocab) -> dict:
 
 def cli_seconds(export: Path, chars: int, runtime: str) -> float:
     """Wall-clock seconds of `charkeras generate` in a fresh process (median of 3)."""
-    command = [sys.executable, "-m", "cli.main", "generate", "--model", str(export), "--n", str(chars),
+    command = [sys.executable, "-m", "charkeras_cli.main", "generate", str(export), "--n", str(chars),
                "--seed", "1", "--runtime", runtime]
     times = []
     for _ in range(3):
@@ -206,10 +206,10 @@ def main():
     args = parse_args()
     import tensorflow as tf
 
-    from charkeras.runtime import set_tf_threads
+    from charkeras.threads import configure_generation_threads
 
     if args.tf_threads:
-        set_tf_threads(args.tf_threads)
+        configure_generation_threads(args.tf_threads)
 
     rows, cli_rows = [], []
     with tempfile.TemporaryDirectory(prefix="bench_generate.") as tmp:

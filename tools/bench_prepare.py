@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 CHILD = r"""
 import json, resource, sys, time
-from charkeras.corpus import load_corpus
+from charkeras.text.id_cache import load_corpus
 t = time.perf_counter()
 c = load_corpus(sys.argv[1], cache_dir=sys.argv[2])
 n = len(c)

@@ -13,12 +13,12 @@ timing comes from a Keras callback at the end of every batch. PyTorch side: Embe
 (stacked, dropout between layers) -> Dropout -> Linear, the state carried across batches
 (truncated BPTT), Adam, per-tensor gradient-norm clipping as Keras's clipnorm does, the loss read
 back every step. Both train on the same random text (uniform over `--vocab` characters) cut into
-the same stream layout (charkeras.data). Every run is a fresh process (one framework per process,
+the same stream layout (charkeras/data/streams.py). Every run is a fresh process (one framework per process,
 its own thread settings, its own peak RSS); frameworks alternate within each round, in reversed
 order on odd rounds. Throughput is characters per second over the steps after `--warmup`.
 
 Threads: PyTorch gets `--threads` intra-op threads (the machine's cores by default). TensorFlow gets
-what `charkeras fit` gives it (`--tf-threads charkeras`: charkeras.fast_lstm.configure_cpu_threads,
+what `charkeras fit` gives it (`--tf-threads charkeras`: charkeras.threads.configure_training_threads,
 one thread per op and one inter-op thread per core), or its own default pools (`default`), or
 `INTRA:INTER`. Restrict both to N cores with `taskset -c 0-(N-1) python tools/bench_train.py ...`.
 
@@ -104,10 +104,10 @@ def _result(spec: dict, marks: list[float]) -> dict:
 def run_charkeras(spec: dict) -> dict:
     import tensorflow as tf
 
-    from charkeras.fast_lstm import configure_cpu_threads
+    from charkeras.threads import configure_training_threads
 
     if spec["tf_threads"] == "charkeras":
-        configure_cpu_threads()
+        configure_training_threads()
     elif spec["tf_threads"] != "default":
         intra, inter = (int(n) for n in spec["tf_threads"].split(":"))
         tf.config.threading.set_intra_op_parallelism_threads(intra)
@@ -115,7 +115,7 @@ def run_charkeras(spec: dict) -> dict:
     import keras
 
     from charkeras.config import CharConfig
-    from charkeras.train import fit
+    from charkeras.train.driver import fit
 
     class StepClock(keras.callbacks.Callback):
         def __init__(self):
@@ -149,7 +149,7 @@ def run_torch(spec: dict) -> dict:
     import numpy as np
     import torch
 
-    from charkeras.data import StreamLayout, stream_windows
+    from charkeras.data.streams import StreamLayout, stream_windows
 
     torch.set_num_threads(spec["threads"])
     torch.manual_seed(spec["seed"])

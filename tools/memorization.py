@@ -45,7 +45,7 @@ def main() -> None:
     lengths = [int(x) for x in args.lengths.split(",")]
     samples = {path: Path(path).read_text(encoding="utf-8") for path in args.samples}
     if args.model:
-        from charkeras.runtime import load
+        from charkeras.runtime.loading import load
 
         model = load(args.model)
         samples[f"{args.model} T={args.temperature} seed={args.seed}"] = model.generate(

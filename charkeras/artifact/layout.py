@@ -1,0 +1,46 @@
+"""Where things are in an export (a TF Serving model base path) and how to tell an export from a run.
+
+    NAME/1/                 SavedModel (integer version directory; TF Serving serves the highest)
+    NAME/model.tflite       float32 `step` signature
+    NAME/model_fp16.tflite  float16 weights
+    NAME/model_int8.tflite  dynamic-range int8 weights (only when exported with --quantize int8)
+    NAME/card.json          the model card (charkeras/artifact/card.py)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from charkeras.errors import ModelLoadError
+from charkeras.train.run_dir import CONFIG_FILE
+
+CARD_FILE = "card.json"
+VERSION_DIR = "1"  # the version directory an export writes
+TFLITE_FILES = {"float32": "model.tflite", "fp16": "model_fp16.tflite", "int8": "model_int8.tflite"}
+PRECISIONS = tuple(TFLITE_FILES)  # --precision choices: which .tflite file runs
+QUANTIZE_CHOICES = ("int8",)  # precisions written only when asked for
+
+
+def version_dir(base: Path) -> Path:
+    """The highest integer version directory holding a saved_model.pb (what TF Serving would serve)."""
+    versions = [p for p in Path(base).iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
+    if not versions:
+        raise ModelLoadError(f"{base} has no SavedModel version directory ({base}/1/saved_model.pb)")
+    return max(versions, key=lambda p: int(p.name))
+
+
+def model_kind(path) -> tuple[str, Path]:
+    """("export", base path) or ("run", run path); raises ModelLoadError for anything else."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelLoadError(f"model not found: {path}")
+    if not path.is_dir():
+        raise ModelLoadError(f"{path} is a file; give an export directory (saved_models/NAME) or a training run")
+    if (path / "saved_model.pb").is_file() and (path.parent / CARD_FILE).is_file():
+        return "export", path.parent  # the version directory NAME/1 was given
+    if (path / CARD_FILE).is_file():
+        return "export", path
+    if (path / CONFIG_FILE).is_file():
+        return "run", path
+    raise ModelLoadError(f"{path} is neither a charkeras export (card.json + 1/saved_model.pb) "
+                         "nor a training run (config.json)")

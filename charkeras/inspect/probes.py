@@ -1,0 +1,198 @@
+"""Interpretable-cell finder: built-in probes of text structure and their correlation with each cell.
+
+A probe turns a text into one number per character describing the state *after reading* that
+character, the same moment a trace records the cell activations (charkeras/inspect/traces.py). A cell
+whose activation follows a probe closely (large |Pearson r| over the text) is a candidate
+"quote cell", "line-length cell", and so on. Negative r counts as much as positive: a cell that is
+-1 inside quotes tracks quotes just as well.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from charkeras.inspect.traces import KIND_LABELS, Trace
+
+_OPEN_BRACKETS = {"(": ")", "[": "]", "{": "}"}
+_CLOSE_BRACKETS = set(_OPEN_BRACKETS.values())
+_OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}  # straight quotes, and curly ones as typeset prose uses
+
+
+def inside_quotes(text: str) -> np.ndarray:
+    """1 while inside a double-quoted span (the opening quote included, the closing one not)."""
+    out = np.zeros(len(text), np.float32)
+    closer = None
+    for i, ch in enumerate(text):
+        if closer is None and ch in _OPEN_QUOTES:
+            closer = _OPEN_QUOTES[ch]
+        elif closer is not None and ch == closer:
+            closer = None
+        out[i] = closer is not None
+    return out
+
+
+def bracket_depth(text: str) -> np.ndarray:
+    """Nesting depth of (), [] and {}; a stray closing bracket never takes it below 0."""
+    out = np.zeros(len(text), np.float32)
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch in _OPEN_BRACKETS:
+            depth += 1
+        elif ch in _CLOSE_BRACKETS:
+            depth = max(depth - 1, 0)
+        out[i] = depth
+    return out
+
+
+def inside_brackets(text: str) -> np.ndarray:
+    return (bracket_depth(text) > 0).astype(np.float32)
+
+
+def line_position(text: str) -> np.ndarray:
+    """Characters read since the last newline (0 right after a newline)."""
+    out = np.zeros(len(text), np.float32)
+    column = 0
+    for i, ch in enumerate(text):
+        column = 0 if ch == "\n" else column + 1
+        out[i] = column
+    return out
+
+
+def inside_comment(text: str) -> np.ndarray:
+    """1 inside a /* */ block comment or a // or # line comment.
+
+    A small scanner: comment markers inside a double-quoted string do not count, nor do quotes inside
+    a comment. A comment starts once its marker is complete (the second character of "//" and "/*")
+    and a line comment ends with its newline."""
+    out = np.zeros(len(text), np.float32)
+    mode = "code"  # code | string | line | block
+    prev = ""
+    for i, ch in enumerate(text):
+        pair = prev + ch
+        if mode == "code":
+            if ch == '"':
+                mode = "string"
+            elif ch == "#" or pair == "//":
+                mode = "line"
+            elif pair == "/*":
+                mode, ch = "block", ""  # the '*' of '/*' must not also begin '*/'
+        elif mode == "string":
+            if ch == '"' and prev != "\\":
+                mode = "code"
+        elif mode == "line":
+            if ch == "\n":
+                mode = "code"
+        elif pair == "*/":
+            mode, ch = "code", ""  # the '/' of '*/' must not also begin '//' or '/*'
+        out[i] = mode in ("line", "block")
+        prev = ch
+    return out
+
+
+def word_start(text: str) -> np.ndarray:
+    """1 on the first character of a word (a letter or digit after a non-word character)."""
+    out = np.zeros(len(text), np.float32)
+    prev_word = False
+    for i, ch in enumerate(text):
+        is_word = ch.isalnum() or ch == "_"
+        out[i] = is_word and not prev_word
+        prev_word = is_word
+    return out
+
+
+def after_newline(text: str) -> np.ndarray:
+    """1 right after a newline has been read (on the newline character itself)."""
+    return np.fromiter((ch == "\n" for ch in text), np.float32, len(text))
+
+
+PROBES: dict[str, tuple[Callable[[str], np.ndarray], str]] = {
+    "quotes": (inside_quotes, "inside double quotes"),
+    "brackets": (inside_brackets, "inside (), [] or {}"),
+    "bracket_depth": (bracket_depth, "nesting depth of (), [], {}"),
+    "line_position": (line_position, "characters since the last newline"),
+    "comment": (inside_comment, "inside /* */, // or # comment"),
+    "word_start": (word_start, "first character of a word"),
+    "newline": (after_newline, "just read a newline"),
+}
+
+
+def probe_matrix(text: str, names=None) -> tuple[list[str], np.ndarray]:
+    """[N, P] probe values for the named probes (all by default)."""
+    names = list(PROBES) if names is None else list(names)
+    unknown = [n for n in names if n not in PROBES]
+    if unknown:
+        raise ValueError(f"unknown probes {unknown}; known: {list(PROBES)}")
+    return names, np.stack([PROBES[n][0](text) for n in names], axis=1)
+
+
+def correlations(activations: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """Pearson r of every activation column [N, C] with every probe column [N, P] -> [C, P].
+
+    A column that never changes has no defined correlation; it gets NaN, so a probe the text does not
+    exercise (no quotes at all) can be told apart from one no cell follows (r near 0)."""
+    a = _standardize(np.asarray(activations, np.float64))
+    p = _standardize(np.asarray(probes, np.float64))
+    return (a.T @ p) / len(a)
+
+
+def _standardize(x: np.ndarray) -> np.ndarray:
+    std = x.std(axis=0)
+    constant = std < 1e-8 * np.maximum(np.abs(x).max(axis=0), 1.0)
+    z = (x - x.mean(axis=0)) / np.where(constant, 1.0, std)
+    z[:, constant] = np.nan
+    return z
+
+
+@dataclass(frozen=True)
+class CellMatch:
+    probe: str
+    rank: int  # 1 = best for this probe
+    kind: str  # "c" (tanh(c)) or "h"
+    layer: int
+    unit: int
+    r: float  # Pearson correlation; its sign says whether the cell is high or low when the probe is
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The best cells per probe; `skipped` names probes that do not vary in the text."""
+
+    matches: list[CellMatch]
+    skipped: list[str]
+    chars: int
+
+
+def find_cells(trace: Trace, kind: str = "c", top: int = 3, probes=None) -> Finding:
+    """Rank every cell of every layer by |r| with each probe; keep the `top` per probe."""
+    names, values = probe_matrix(trace.text, probes)
+    acts = trace.activations(kind)
+    n, layers, units = acts.shape
+    r = correlations(acts.reshape(n, layers * units), values)
+    matches, skipped = [], []
+    for j, name in enumerate(names):
+        column = r[:, j]
+        if np.all(np.isnan(column)):
+            skipped.append(name)
+            continue
+        strength = np.nan_to_num(np.abs(column), nan=-1.0)  # constant cells rank last
+        order = np.argsort(-strength, kind="stable")[:top]
+        for rank, flat in enumerate(order, start=1):
+            layer, unit = divmod(int(flat), units)
+            matches.append(CellMatch(name, rank, kind, layer, unit, float(np.nan_to_num(column[flat]))))
+    return Finding(matches, skipped, n)
+
+
+def format_table(finding: Finding) -> str:
+    """A plain-text table: probe, rank, layer, cell, r."""
+    header = ("probe", "what it marks", "rank", "layer", "cell", "signal", "r")
+    rows = [(m.probe, PROBES[m.probe][1], str(m.rank), str(m.layer), str(m.unit), KIND_LABELS[m.kind],
+             f"{m.r:+.3f}") for m in finding.matches]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    for name in finding.skipped:
+        lines.append(f"({name}: the text has none, so no cell can be matched to it)")
+    return "\n".join(lines)

@@ -1,0 +1,58 @@
+"""The two networks that share one set of weights.
+
+- Training model: Embedding -> [LSTM(stateful, return_sequences) -> Dropout] x L -> Dense(vocab) logits,
+  with a fixed batch size (stateful LSTMs need it).
+- Inference model: the same layer names built from LSTMCells; one character in, explicit state in and
+  out, free batch dimension. It is pure CPU graph code, so an export traced from it runs anywhere.
+
+State layout of the inference model: float32 [batch, 2 * layers, units] = (h0, c0, h1, c1, ...).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from charkeras.config import ModelConfig
+from charkeras.model.fused_lstm import FusedLSTM, resolve_lstm_impl
+
+
+def lstm_name(i: int) -> str:
+    return f"lstm_{i}"
+
+
+def build_training_model(cfg: ModelConfig, batch_size: int, seq_len: int | None = None, seed: int = 0):
+    """The stateful model `fit` trains. Same `seed` gives the same initial weights and dropout masks."""
+    lstm = FusedLSTM if resolve_lstm_impl(cfg.lstm_impl) == "fused" else keras.layers.LSTM
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(batch_shape=(batch_size, seq_len), dtype="int32", name="char_ids")
+    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, name="embedding")(inputs)
+    for i in range(cfg.layers):
+        x = lstm(cfg.units, stateful=True, return_sequences=True, name=lstm_name(i))(x)
+        if cfg.dropout > 0:
+            x = keras.layers.Dropout(cfg.dropout, seed=seed + i, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)
+    return keras.Model(inputs, logits, name="charkeras_train")
+
+
+def build_inference_model(cfg: ModelConfig):
+    """One-step inference model: {char_id [B], state [B, 2L, U]} -> {logits [B, V], state [B, 2L, U]}."""
+    char_id = keras.Input(shape=(), dtype="int32", name="char_id")
+    state = keras.Input(shape=(2 * cfg.layers, cfg.units), dtype="float32", name="state")
+    x = keras.layers.Embedding(cfg.vocab_size, cfg.embedding_dim, name="embedding")(char_id)
+    new_state = []
+    for i in range(cfg.layers):
+        cell = keras.layers.LSTMCell(cfg.units, name=lstm_name(i))
+        x, (h, c) = cell(x, [state[:, 2 * i], state[:, 2 * i + 1]])
+        new_state += [h, c]
+    logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)
+    outputs = {"logits": logits, "state": keras.ops.stack(new_state, axis=1)}
+    return keras.Model({"char_id": char_id, "state": state}, outputs, name="charkeras_step")
+
+
+def zero_state(cfg: ModelConfig, batch: int) -> np.ndarray:
+    return np.zeros((batch, 2 * cfg.layers, cfg.units), dtype=np.float32)
+
+
+def count_params(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))

@@ -1,0 +1,119 @@
+"""Training text turned into ids, cached on disk.
+
+A source is a text file, a directory of text files, or `tfds:NAME[:SPLIT]` (a TensorFlow Datasets
+text dataset, read by charkeras/text/tfds_source.py, which alone needs TensorFlow). The encoded ids
+are cached as a memory-mapped `.npy` (uint8 or uint16) under a key made from the sha256 of the source
+bytes and the encoding, so an edited file never reuses a stale cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charkeras.atomic import write_bytes_atomic, write_text_atomic
+from charkeras.errors import CorpusError
+from charkeras.text.reading import check_encoding, decode_files, sha256_of_files, text_files
+from charkeras.text.vocabulary import Vocabulary, code_points
+
+TFDS_PREFIX = "tfds:"
+CACHE_VERSION = 1
+_CHUNK_CHARS = 1 << 23  # encode in 8M-character chunks to bound peak memory on large corpora
+
+
+@dataclass
+class Corpus:
+    ids: np.ndarray  # memory-mapped, read-only
+    vocab: Vocabulary
+    sha256: str  # of the source bytes (file), the files (directory) or the UTF-8 text (tfds)
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def split(self, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
+        """(train, validation): validation is the last `val_frac` of the text, as in the standard split."""
+        n_train = int(len(self.ids) * (1.0 - val_frac))
+        return self.ids[:n_train], self.ids[n_train:]
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("CHARKERAS_CACHE")
+    return Path(env) if env else Path.home() / ".cache" / "charkeras"
+
+
+def load_corpus(source: str | os.PathLike, encoding: str = "utf-8", cache_dir: Path | None = None) -> Corpus:
+    """Read `source`, build its vocabulary and ids, reusing the cache when the content is unchanged."""
+    source = str(source)
+    check_encoding(encoding)
+    if source.startswith(TFDS_PREFIX):
+        from charkeras.text.tfds_source import read_tfds_text  # TensorFlow Datasets only for tfds: sources
+
+        text = read_tfds_text(source[len(TFDS_PREFIX):])
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return _cached_or_built(source, digest, encoding, cache_dir, lambda: text)
+    path = Path(source)
+    if not path.exists():
+        raise CorpusError(f"corpus not found: {source}")
+    files = text_files(path)
+    digest = sha256_of_files(path, files)
+    return _cached_or_built(source, digest, encoding, cache_dir, lambda: decode_files(files, encoding))
+
+
+def _cached_or_built(source, digest, encoding, cache_dir, read_text) -> Corpus:
+    key = hashlib.sha256(f"v{CACHE_VERSION}:{digest}:{encoding}".encode()).hexdigest()[:32]
+    entry = Path(cache_dir or default_cache_dir()) / key
+    cached = _read_cache(entry, digest)
+    if cached is not None:
+        ids, vocab = cached
+        return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
+    text = read_text()
+    if not text:
+        raise CorpusError(f"corpus {source} is empty")
+    vocab, ids = _encode(text)
+    _write_cache(entry, digest, vocab, ids)
+    ids = np.load(entry / "ids.npy", mmap_mode="r")
+    return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
+
+
+def _encode(text: str) -> tuple[Vocabulary, np.ndarray]:
+    counts = None
+    for start in range(0, len(text), _CHUNK_CHARS):
+        chunk_counts = np.bincount(code_points(text[start:start + _CHUNK_CHARS]), minlength=0x110000)
+        counts = chunk_counts if counts is None else counts + chunk_counts
+    vocab = Vocabulary.from_counts(counts)
+    ids = np.empty(len(text), dtype=vocab.id_dtype)
+    for start in range(0, len(text), _CHUNK_CHARS):
+        chunk = text[start:start + _CHUNK_CHARS]
+        ids[start:start + len(chunk)] = vocab.encode(chunk, ids.dtype)
+    return vocab, ids
+
+
+def _read_cache(entry: Path, digest: str):
+    try:
+        meta = json.loads((entry / "meta.json").read_text())
+        if meta.get("sha256") != digest:
+            return None
+        vocab = Vocabulary.load(entry / "vocab.json")
+        ids = np.load(entry / "ids.npy", mmap_mode="r")
+        if len(ids) != meta["chars"]:
+            return None
+        return ids, vocab
+    except (OSError, ValueError, KeyError, CorpusError):
+        return None  # missing or damaged cache: rebuild it
+
+
+def _write_cache(entry: Path, digest: str, vocab: Vocabulary, ids: np.ndarray) -> None:
+    entry.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.save(buf, ids)
+    write_bytes_atomic(entry / "ids.npy", buf.getvalue())
+    vocab.save(entry / "vocab.json")
+    # meta.json last: its presence with the right sha256 marks the entry complete.
+    write_text_atomic(entry / "meta.json", json.dumps({"sha256": digest, "chars": len(ids)}))

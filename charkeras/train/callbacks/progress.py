@@ -1,0 +1,36 @@
+"""What the training callbacks share: the run, its layout, the losses measured and the time spent."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from charkeras.config import CharConfig
+from charkeras.data.streams import StreamLayout
+from charkeras.train.run_dir import RunDir
+
+
+@dataclass
+class TrainingProgress:
+    run: RunDir
+    config: CharConfig
+    layout: StreamLayout
+    verbose: int
+    last_val_loss: float | None = None  # the newest validation, epoch-end or --val-every
+    best_val_loss: float = math.inf  # the loss of checkpoints/best
+    # The training states while a validation pass borrows the model: a checkpoint written then
+    # (Ctrl-C during validation) must save these, not the validation's.
+    stashed_states: list[np.ndarray] | None = field(default=None, repr=False)
+
+
+def current_step(model) -> int:
+    """The global step: the optimizer's iteration count, which checkpoints save and restore."""
+    return int(model.optimizer.iterations.numpy())
+
+
+def every(step: int, interval: int, progress: TrainingProgress) -> bool:
+    """True at steps that are multiples of `interval` (0 = never) other than epoch ends, whose work
+    happens in on_epoch_end."""
+    return bool(interval) and step % interval == 0 and step % progress.layout.batches != 0

@@ -1,0 +1,63 @@
+"""Validation during training, from a zero state, never leaking its state into training."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from charkeras.model.carried_state import get_states, reset_states, set_states
+from charkeras.probability import bits
+from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+
+
+class Validation(keras.callbacks.Callback):
+    """Validates at every epoch end and every `val_every` steps; adds the loss units to the epoch logs."""
+
+    def __init__(self, progress: TrainingProgress, val_ds):
+        super().__init__()
+        self.progress, self.val_ds = progress, val_ds
+        self._eval_fn = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        step = current_step(self.model)
+        if every(step, self.progress.config.train.val_every, self.progress):
+            loss = self.validate()
+            if self.progress.verbose:
+                print(f"\nstep {step}: val loss {loss:.4f} nats/char ({bits(loss):.4f} bpc)")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        loss = self.validate()
+        logs["val_loss"], logs["val_bpc"] = loss, bits(loss)
+        if "loss" in logs:
+            logs["bpc"] = bits(logs["loss"])
+        logs["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
+        if self.progress.verbose:
+            print(f"\nepoch {epoch + 1}: val loss {loss:.4f} nats/char ({logs['val_bpc']:.4f} bpc)")
+
+    def validate(self) -> float:
+        """Mean validation loss (nats/char) from a zero state; the training states are put back after."""
+        if self._eval_fn is None:
+            model = self.model
+
+            @tf.function
+            def eval_fn(x, y):
+                logits = model(x, training=False)
+                losses = tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+                return tf.reduce_sum(losses), tf.size(losses)
+
+            self._eval_fn = eval_fn
+        progress = self.progress
+        progress.stashed_states = get_states(self.model)
+        try:
+            reset_states(self.model)
+            total, count = 0.0, 0
+            for x, y in self.val_ds:
+                s, n = self._eval_fn(x, y)
+                total, count = total + float(s), count + int(n)
+        finally:
+            set_states(self.model, progress.stashed_states)
+            progress.stashed_states = None
+        progress.last_val_loss = total / count
+        return progress.last_val_loss

@@ -1,0 +1,104 @@
+"""Checkpoints that resume exactly.
+
+A checkpoint is a directory written atomically:
+  meta.json      step, epoch, step in epoch, val loss, training seconds so far, config, corpus sha256
+  variables.npz  every model variable (weights and dropout seed-generator state), every optimizer
+                 variable (iteration count, moments), and the carried LSTM states
+Restoring all three plus the data position (derived from the step) continues a run bit for bit.
+Checkpoints are plain numpy arrays, so one written on a GPU loads on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from charkeras.atomic import atomic_directory
+from charkeras.config import CharConfig
+from charkeras.errors import RunDirError
+from charkeras.train.run_dir import BEST, RunDir
+
+
+@dataclass
+class CheckpointMeta:
+    step: int
+    val_loss: float | None
+    train_seconds: float
+
+    def to_dict(self) -> dict:
+        return {"step": self.step, "val_loss": self.val_loss, "train_seconds": self.train_seconds}
+
+
+def save_checkpoint(path: Path, model, optimizer, states: list[np.ndarray], meta: CheckpointMeta,
+                    config: CharConfig) -> None:
+    arrays = {}
+    for i, v in enumerate(model.variables):
+        arrays[f"model/{i}"] = np.asarray(v)
+    for i, v in enumerate(optimizer.variables):
+        arrays[f"optimizer/{i}"] = np.asarray(v)
+    for i, s in enumerate(states):
+        arrays[f"state/{i}"] = np.asarray(s)
+    info = meta.to_dict() | {
+        "config": config.to_dict(),
+        "model_variables": [v.path for v in model.variables],
+        "optimizer_variables": [v.path for v in optimizer.variables],
+    }
+    with atomic_directory(path) as tmp:
+        np.savez(tmp / "variables.npz", **arrays)
+        (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+
+
+def read_meta(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / "meta.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"checkpoint {path} is unreadable: {exc}") from None
+
+
+def load_checkpoint(path: Path, model, optimizer=None) -> tuple[CheckpointMeta, list[np.ndarray]]:
+    """Assign the checkpoint's model (and optimizer) variables; returns its meta and carried states."""
+    info = read_meta(path)
+    try:
+        data = np.load(Path(path) / "variables.npz")
+    except (OSError, ValueError) as exc:
+        raise RunDirError(f"checkpoint {path} is unreadable: {exc}") from None
+    _assign(model.variables, data, "model", info["model_variables"], path)
+    if optimizer is not None:
+        if not optimizer.variables:
+            optimizer.build(model.trainable_variables)
+        _assign(optimizer.variables, data, "optimizer", info["optimizer_variables"], path)
+    states = [data[f"state/{i}"] for i in range(sum(k.startswith("state/") for k in data.files))]
+    meta = CheckpointMeta(step=info["step"], val_loss=info["val_loss"], train_seconds=info["train_seconds"])
+    return meta, states
+
+
+def _generic(variable_path: str) -> str:
+    # Keras numbers auto-named objects per process ("seed_generator_3", "adam_1"): compare without that.
+    return re.sub(r"_\d+(?=/)", "", variable_path)
+
+
+def _assign(variables, data, prefix: str, saved_paths: list[str], path: Path) -> None:
+    paths = [_generic(v.path) for v in variables]
+    if paths != [_generic(p) for p in saved_paths]:
+        raise RunDirError(f"checkpoint {path} does not match this model ({prefix} variables differ)")
+    for i, var in enumerate(variables):
+        value = data[f"{prefix}/{i}"]
+        if tuple(value.shape) != tuple(var.shape):
+            raise RunDirError(f"checkpoint {path}: {var.path} has shape {value.shape}, model wants {var.shape}")
+        var.assign(value)
+
+
+def prune_checkpoints(run: RunDir, keep: int) -> None:
+    for old in run.list_checkpoints()[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def copy_as_best(checkpoint: Path, run: RunDir) -> None:
+    with atomic_directory(run.checkpoints / BEST) as tmp:
+        for f in Path(checkpoint).iterdir():
+            shutil.copy2(f, tmp / f.name)

@@ -1,0 +1,147 @@
+"""The fit driver: data, model and optimizer in a tf.distribute scope, `model.fit`, exact resume.
+
+The global step is the optimizer's iteration count; with K batches per epoch, epoch = step // K and
+the data position is step % K. A checkpoint therefore only needs the variables, the optimizer and
+the carried LSTM states to continue exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import tensorflow as tf
+
+from charkeras import __version__
+from charkeras.config import CharConfig
+from charkeras.data.pipeline import make_dataset
+from charkeras.errors import RunDirError
+from charkeras.model.networks import build_training_model
+from charkeras.text.id_cache import load_corpus
+from charkeras.threads import configure_training_threads
+from charkeras.train.callbacks.checkpointing import Checkpointer
+from charkeras.train.callbacks.divergence import DivergenceGuard
+from charkeras.train.callbacks.progress import TrainingProgress
+from charkeras.train.callbacks.report_refresh import ReportRefresher
+from charkeras.train.callbacks.samples import SamplePrinter
+from charkeras.train.callbacks.stream_states import StreamStates
+from charkeras.train.callbacks.validation import Validation
+from charkeras.train.checkpoints import CheckpointMeta, load_checkpoint, read_meta
+from charkeras.train.hardware import hardware_description
+from charkeras.train.optimizers import make_optimizer
+from charkeras.train.run_dir import RunDir
+
+
+def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int | None):
+    stored = run.read_config()
+    if config is not None and config.replace(model={"vocab_size": stored.model.vocab_size}).replace(
+            train={"epochs": stored.train.epochs}) != stored:
+        raise RunDirError(f"options differ from the run in {run.path}; --resume takes its stored config "
+                          "(only --epochs may change)")
+    if epochs is not None:
+        stored = stored.replace(train={"epochs": epochs}).validate()
+    info = run.read_run_info()
+    return stored, (source or info["source"]), info["sha256"]
+
+
+def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
+        force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
+        callbacks=(), strategy=None):
+    """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
+
+    With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
+    continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it.
+    """
+    configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
+    run = RunDir(out)
+    if resume:
+        config, source, expected_sha = _resolve_resume(run, source, config, epochs)
+    else:
+        config = (config or CharConfig())
+        if epochs is not None:
+            config = config.replace(train={"epochs": epochs})
+        config.validate()
+        expected_sha = None
+        if source is None:
+            raise RunDirError("give the training text: charkeras fit CORPUS")
+        run.check_can_create(force)  # before reading a possibly large corpus
+
+    corpus = load_corpus(source, encoding=config.data.encoding, cache_dir=cache_dir)
+    if expected_sha is not None and corpus.sha256 != expected_sha:
+        raise RunDirError(f"{source} is not the corpus this run was trained on (sha256 differs); "
+                          "resume with the original text or start a new run")
+    config = config.replace(model={"vocab_size": len(corpus.vocab)}).validate()
+    train_ids, val_ids = corpus.split(config.data.val_frac)
+    b, t = config.data.batch_size, config.data.seq_len
+    # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
+    train_ds, layout = make_dataset(train_ids, b, t, "training text")
+    val_ds, _ = make_dataset(val_ids, b, t, "validation text (raise --val-frac or lower --batch-size/--seq-len)")
+
+    if not resume:
+        run.prepare_new(force)
+        run.write_run_files(config, corpus.vocab, {
+            "source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
+            "train_chars": len(train_ids), "val_chars": len(val_ids), "charkeras_version": __version__,
+            "hardware": hardware_description(),
+        })
+
+    strategy = strategy or tf.distribute.get_strategy()
+    total_steps = config.train.epochs * layout.batches
+    with strategy.scope():
+        model = build_training_model(config.model, b, t, seed=config.train.seed)
+        optimizer = make_optimizer(config.train, total_steps)
+        model.compile(optimizer=optimizer,
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        optimizer.build(model.trainable_variables)
+
+    start = CheckpointMeta(step=0, val_loss=None, train_seconds=0.0)
+    resume_states = None
+    if resume:
+        latest = run.latest_checkpoint()
+        if latest is not None:
+            start, resume_states = load_checkpoint(latest, model, optimizer)
+            if verbose:
+                print(f"resuming {run.path} from step {start.step} ({latest.name})")
+    if start.step >= total_steps:
+        if verbose:
+            print(f"{run.path} already finished {config.train.epochs} epochs (step {start.step}); "
+                  "pass --epochs N to train longer")
+        return model, {}
+
+    best = run.best_checkpoint()
+    progress = TrainingProgress(run=run, config=config, layout=layout, verbose=verbose,
+                                last_val_loss=start.val_loss,
+                                best_val_loss=read_meta(best)["val_loss"] if best else math.inf)
+    checkpointer = Checkpointer(progress, seconds_before=start.train_seconds)
+    # The order matters: see charkeras/train/callbacks/__init__.py.
+    all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states), Validation(progress, val_ds),
+                     SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])), checkpointer,
+                     ReportRefresher(run), *_logging_callbacks(run), *callbacks]
+    history: dict[str, list] = {}
+    epoch, skip = divmod(start.step, layout.batches)
+    try:
+        if skip:  # finish the interrupted epoch from its data position first
+            _merge(history, model.fit(train_ds.skip(skip), initial_epoch=epoch, epochs=epoch + 1,
+                                      callbacks=all_callbacks, verbose=verbose, shuffle=False))
+            epoch += 1
+        if epoch < config.train.epochs:
+            _merge(history, model.fit(train_ds, initial_epoch=epoch, epochs=config.train.epochs,
+                                      callbacks=all_callbacks, verbose=verbose, shuffle=False))
+    except KeyboardInterrupt:
+        path = checkpointer.save(reason="interrupted")
+        print(f"\ninterrupted: saved {path}; continue with: charkeras fit --resume {run.path}")
+        raise
+    return model, history
+
+
+def _logging_callbacks(run: RunDir) -> list:
+    return [
+        keras.callbacks.CSVLogger(str(run.path / "log.csv"), append=True),
+        keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False,
+                                    update_freq="epoch"),
+    ]
+
+
+def _merge(history: dict, keras_history) -> None:
+    for key, values in keras_history.history.items():
+        history.setdefault(key, []).extend(values)
