@@ -40,3 +40,38 @@ def test_text_shorter_than_one_batch_names_the_largest_workable_sizes():
     assert "--batch-size 4 at --seq-len 100" in message and "--seq-len 7 at --batch-size 64" in message
     StreamLayout.for_length(500, batch_size=4, seq_len=100)  # the suggestion works
     StreamLayout.for_length(500, batch_size=64, seq_len=7)
+
+
+def test_batches_are_read_from_the_memory_mapped_cache_and_the_graph_stays_small(tmp_path):
+    """Nothing corpus-sized goes into the dataset graph: 10x the ids, the same graph size."""
+    import tensorflow as tf
+
+    sizes = {}
+    for n in (20_000, 200_000):
+        np.save(tmp_path / f"ids{n}.npy", (np.arange(n) % 251).astype(np.uint8))
+        ids = np.load(tmp_path / f"ids{n}.npy", mmap_mode="r")
+        ds, layout = make_dataset(ids, batch_size=8, seq_len=25)
+        x_all, y_all = stream_windows(ids, layout)
+        got = [(x.numpy(), y.numpy()) for x, y in ds]
+        assert len(got) == layout.batches
+        for k in (0, 1, layout.batches - 1):
+            np.testing.assert_array_equal(got[k][0], x_all[k])
+            np.testing.assert_array_equal(got[k][1], y_all[k])
+        policy = tf.data.experimental.ExternalStatePolicy.WARN
+        sizes[n] = len(ds._as_serialized_graph(external_state_policy=policy).numpy())
+    assert max(sizes.values()) < 10_000 and abs(sizes[200_000] - sizes[20_000]) < 64  # only K and L differ
+
+
+def test_a_block_of_rows_is_that_block_of_the_whole_batch():
+    from charkeras.data.pipeline import layout_dataset
+    from charkeras.data.streams import batch_windows
+
+    ids = np.arange(3000, dtype=np.uint16)
+    layout = StreamLayout.for_length(len(ids), batch_size=6, seq_len=10)
+    for k in (0, 7):
+        whole_x, whole_y = batch_windows(ids, layout, k)
+        part_x, part_y = batch_windows(ids, layout, k, slice(2, 4))
+        np.testing.assert_array_equal(part_x, whole_x[2:4])
+        np.testing.assert_array_equal(part_y, whole_y[2:4])
+    first = next(iter(layout_dataset(ids, layout, slice(3, 6))))
+    np.testing.assert_array_equal(first[0].numpy(), batch_windows(ids, layout, 0)[0][3:6])

@@ -42,13 +42,21 @@ def _largest_workable(n_ids: int, batch_size: int, seq_len: int) -> str:
     )
 
 
+def batch_windows(ids: np.ndarray, layout: StreamLayout, k: int, rows: slice = slice(None)):
+    """Batch k as (inputs, targets) [B, T] in the ids' own (small) dtype, read straight from `ids`.
+
+    Row j is stream j's characters [k*T, (k+1)*T) (stream j starts at id j*L), the targets the same
+    window one character later. `rows` picks a block of streams (a replica's share). Only these
+    B x (T + 1) ids are read, so `ids` may be a memory-mapped cache of any size.
+    """
+    t = layout.seq_len
+    starts = np.arange(layout.batch_size)[rows] * layout.stream_len + k * t
+    window = np.asarray(ids[starts[:, None] + np.arange(t + 1)])
+    return window[:, :-1], window[:, 1:]
+
+
 def stream_windows(ids: np.ndarray, layout: StreamLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets as arrays of shape (K, B, T), in the ids' own (small) dtype."""
-    b, t, k, length = layout.batch_size, layout.seq_len, layout.batches, layout.stream_len
-    used = k * t
-
-    def windows(offset: int) -> np.ndarray:
-        streams = np.asarray(ids[offset:offset + b * length]).reshape(b, length)[:, :used]
-        return np.ascontiguousarray(streams.reshape(b, k, t).transpose(1, 0, 2))
-
-    return windows(0), windows(1)
+    """Every batch's inputs and targets as arrays of shape (K, B, T): the whole layout in memory, for
+    tests and small texts; training reads batch by batch (`batch_windows`)."""
+    pairs = [batch_windows(ids, layout, k) for k in range(layout.batches)]
+    return np.stack([x for x, _ in pairs]), np.stack([y for _, y in pairs])
