@@ -21,10 +21,10 @@ def test_cache_is_reused_for_unchanged_content(tmp_path, monkeypatch):
     path.write_text("hello world\n" * 50)
     first = load_corpus(path)
 
-    def fail(_text):
+    def fail(*_args):
         raise AssertionError("re-encoded although the content did not change")
 
-    monkeypatch.setattr(corpus_module, "_encode", fail)
+    monkeypatch.setattr(corpus_module, "_encode_into", fail)
     second = load_corpus(path)
     np.testing.assert_array_equal(first.ids, second.ids)
 
@@ -104,3 +104,25 @@ def test_tfds_text_dataset_is_read_without_network():
     assert text.count("\n") >= 2 and len(text) > 3  # three mocked examples joined by newlines
     assert corpus.vocab.decode(corpus.ids) == text
     assert corpus.source == "tfds:tiny_shakespeare"
+
+
+def test_the_cache_is_built_in_pieces_equal_to_decoding_the_whole_text(tmp_path, monkeypatch):
+    """Blocks and chunks far smaller than the text: a character split across two blocks (multi-byte
+    UTF-8), files without a final newline and an empty file in a directory all come out as one decode."""
+    from charkeras.text import reading
+
+    monkeypatch.setattr(reading, "_BLOCK_BYTES", 7)
+    monkeypatch.setattr(corpus_module, "_CHUNK_CHARS", 5)
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "a.txt").write_text("h\u00e9llo w\u00f6rld \U0001F600 caf\u00e9", encoding="utf-8")
+    (root / "b.txt").write_text("", encoding="utf-8")
+    (root / "c.txt").write_text("\u043f\u0440\u0438\u0432\u0435\u0442\nend", encoding="utf-8")
+    expected = "".join(p.read_text(encoding="utf-8") for p in [root / "a.txt"]) + "\n" + "\n" + \
+        (root / "c.txt").read_text(encoding="utf-8")
+    corpus = load_corpus(root, cache_dir=tmp_path / "cache")
+    assert corpus.vocab.decode(np.asarray(corpus.ids)) == expected
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes("abcdef\u00e9".encode("utf-8") + b"\xff tail")
+    with pytest.raises(CorpusError, match=r"byte 0xff at offset 8"):
+        load_corpus(bad, cache_dir=tmp_path / "cache")

@@ -9,7 +9,6 @@ bytes and the encoding, so an edited file never reuses a stale cache.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from dataclasses import dataclass
@@ -17,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from charkeras.atomic import write_bytes_atomic, write_text_atomic
+from charkeras.atomic import write_text_atomic
 from charkeras.errors import CorpusError
-from charkeras.text.reading import check_encoding, decode_files, sha256_of_files, text_files
+from charkeras.text.reading import check_encoding, iter_decoded, sha256_of_files, text_files
 from charkeras.text.vocabulary import Vocabulary, code_points
 
 TFDS_PREFIX = "tfds:"
@@ -57,42 +56,69 @@ def load_corpus(source: str | os.PathLike, encoding: str = "utf-8", cache_dir: P
 
         text = read_tfds_text(source[len(TFDS_PREFIX):])
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        return _cached_or_built(source, digest, encoding, cache_dir, lambda: text)
+        return _cached_or_built(source, digest, encoding, cache_dir,
+                                lambda: (text[i:i + _CHUNK_CHARS] for i in range(0, len(text), _CHUNK_CHARS)))
     path = Path(source)
     if not path.exists():
         raise CorpusError(f"corpus not found: {source}")
     files = text_files(path)
     digest = sha256_of_files(path, files)
-    return _cached_or_built(source, digest, encoding, cache_dir, lambda: decode_files(files, encoding))
+    return _cached_or_built(source, digest, encoding, cache_dir, lambda: iter_decoded(files, encoding))
 
 
-def _cached_or_built(source, digest, encoding, cache_dir, read_text) -> Corpus:
+def _cached_or_built(source, digest, encoding, cache_dir, text_chunks) -> Corpus:
+    """The cached ids of the text, built first if needed. `text_chunks()` iterates over the text in
+    pieces; it is called twice (count the characters, then encode them), so a corpus is never held in
+    memory whole: peak memory is a few chunks, whatever the corpus size."""
     key = hashlib.sha256(f"v{CACHE_VERSION}:{digest}:{encoding}".encode()).hexdigest()[:32]
     entry = Path(cache_dir or default_cache_dir()) / key
     cached = _read_cache(entry, digest)
-    if cached is not None:
-        ids, vocab = cached
-        return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
-    text = read_text()
-    if not text:
-        raise CorpusError(f"corpus {source} is empty")
-    vocab, ids = _encode(text)
-    _write_cache(entry, digest, vocab, ids)
-    ids = np.load(entry / "ids.npy", mmap_mode="r")
+    if cached is None:
+        vocab, chars = _count(text_chunks())
+        if not chars:
+            raise CorpusError(f"corpus {source} is empty")
+        entry.mkdir(parents=True, exist_ok=True)
+        _encode_into(entry / "ids.npy", text_chunks(), vocab, chars)
+        vocab.save(entry / "vocab.json")
+        # meta.json last: its presence with the right sha256 marks the entry complete.
+        write_text_atomic(entry / "meta.json", json.dumps({"sha256": digest, "chars": chars}))
+        cached = _read_cache(entry, digest)
+    ids, vocab = cached
     return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
 
 
-def _encode(text: str) -> tuple[Vocabulary, np.ndarray]:
-    counts = None
-    for start in range(0, len(text), _CHUNK_CHARS):
-        chunk_counts = np.bincount(code_points(text[start:start + _CHUNK_CHARS]), minlength=0x110000)
-        counts = chunk_counts if counts is None else counts + chunk_counts
-    vocab = Vocabulary.from_counts(counts)
-    ids = np.empty(len(text), dtype=vocab.id_dtype)
-    for start in range(0, len(text), _CHUNK_CHARS):
-        chunk = text[start:start + _CHUNK_CHARS]
-        ids[start:start + len(chunk)] = vocab.encode(chunk, ids.dtype)
-    return vocab, ids
+def _count(chunks) -> tuple[Vocabulary, int]:
+    """The vocabulary (by falling frequency) and the number of characters."""
+    counts, chars = np.zeros(0x110000, np.int64), 0
+    for chunk in chunks:
+        for start in range(0, len(chunk), _CHUNK_CHARS):
+            piece = code_points(chunk[start:start + _CHUNK_CHARS])
+            counts += np.bincount(piece, minlength=0x110000)
+            chars += len(piece)
+    return Vocabulary.from_counts(counts), chars
+
+
+def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> None:
+    """Write the ids of the text to the .npy file `path` atomically, a chunk at a time."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    ids = np.lib.format.open_memmap(tmp, mode="w+", dtype=vocab.id_dtype, shape=(chars,))
+    try:
+        at = 0
+        for chunk in chunks:
+            for start in range(0, len(chunk), _CHUNK_CHARS):
+                piece = vocab.encode(chunk[start:start + _CHUNK_CHARS], ids.dtype)
+                ids[at:at + len(piece)] = piece
+                at += len(piece)
+        if at != chars:
+            raise CorpusError(f"the corpus changed while it was read ({chars} then {at} characters); retry")
+        ids.flush()
+        del ids
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _read_cache(entry: Path, digest: str):
@@ -107,13 +133,3 @@ def _read_cache(entry: Path, digest: str):
         return ids, vocab
     except (OSError, ValueError, KeyError, CorpusError):
         return None  # missing or damaged cache: rebuild it
-
-
-def _write_cache(entry: Path, digest: str, vocab: Vocabulary, ids: np.ndarray) -> None:
-    entry.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    np.save(buf, ids)
-    write_bytes_atomic(entry / "ids.npy", buf.getvalue())
-    vocab.save(entry / "vocab.json")
-    # meta.json last: its presence with the right sha256 marks the entry complete.
-    write_text_atomic(entry / "meta.json", json.dumps({"sha256": digest, "chars": len(ids)}))

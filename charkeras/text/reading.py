@@ -14,12 +14,16 @@ from pathlib import Path
 
 from charkeras.errors import CorpusError, require
 
+_BLOCK_BYTES = 1 << 24  # files are decoded 16 MB at a time, so a corpus never sits in memory twice
+
 
 def check_encoding(encoding: str) -> None:
     try:
-        codecs.lookup(encoding)
+        info = codecs.lookup(encoding)
     except LookupError:
         raise CorpusError(f"unknown --encoding {encoding!r} (try utf-8, latin-1, cp1252)") from None
+    if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib...: bytes<->bytes codecs
+        raise CorpusError(f"--encoding {encoding!r} is not a text encoding (try utf-8, latin-1, cp1252)")
 
 
 def read_text(source: str | os.PathLike, encoding: str = "utf-8", max_chars: int | None = None) -> str:
@@ -61,19 +65,36 @@ def sha256_of_files(root: Path, files: list[Path]) -> str:
 
 
 def decode_files(files: list[Path], encoding: str) -> str:
-    parts = []
-    for f in files:
-        raw = f.read_bytes()
-        try:
-            text = raw.decode(encoding)
-        except UnicodeDecodeError as exc:
-            bad = raw[exc.start:exc.start + 1].hex()
-            raise CorpusError(
-                f"{f} is not valid {encoding} (byte 0x{bad} at offset {exc.start}); "
-                f"pass --encoding with the file's real encoding, e.g. --encoding latin-1"
-            ) from None
-        # Files that do not end a line are separated by one, so words of two files never merge.
-        if parts and not parts[-1].endswith("\n"):
-            parts.append("\n")
-        parts.append(text)
-    return "".join(parts)
+    return "".join(iter_decoded(files, encoding))
+
+
+def iter_decoded(files: list[Path], encoding: str):
+    """The text of `files` in pieces of at most 16 MB of bytes each, decoded as it is read.
+
+    Files that do not end a line are separated by one, so words of two files never merge.
+    """
+    previous_end = ""  # the end of the previous file's text ("" for an empty file)
+    for i, f in enumerate(files):
+        if i and not previous_end.endswith("\n"):
+            yield "\n"
+        previous_end = ""
+        decoder = codecs.getincrementaldecoder(encoding)()
+        position = 0
+        with open(f, "rb") as fh:
+            while True:
+                block = fh.read(_BLOCK_BYTES)
+                pending = decoder.getstate()[0]
+                try:
+                    text = decoder.decode(block, final=not block)
+                except UnicodeDecodeError as exc:
+                    data = pending + block
+                    raise CorpusError(
+                        f"{f} is not valid {encoding} (byte 0x{data[exc.start:exc.start + 1].hex()} at offset "
+                        f"{position - len(pending) + exc.start}); pass --encoding with the file's real "
+                        "encoding, e.g. --encoding latin-1") from None
+                if text:
+                    previous_end = text
+                    yield text
+                if not block:
+                    break
+                position += len(block)
