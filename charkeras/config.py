@@ -56,6 +56,7 @@ class DataConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 20
+    max_steps: int = 0  # stop after this many optimizer steps (0: after `epochs`); the LR schedule fits it
     optimizer: str = "adam"
     learning_rate: float = 2e-3
     lr_schedule: str = "cosine"
@@ -74,6 +75,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         require(self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})")
+        require(self.max_steps >= 0, f"--max-steps must be >= 0 (got {self.max_steps}); 0 means no limit")
         require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
         require(self.learning_rate > 0, f"--lr must be > 0 (got {self.learning_rate})")
         require(self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}")

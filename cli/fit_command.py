@@ -26,6 +26,7 @@ _CONFIG_OPTIONS = {
     "optimizer": ("train", "optimizer"), "lr": ("train", "learning_rate"),
     "lr_schedule": ("train", "lr_schedule"), "warmup_steps": ("train", "warmup_steps"),
     "weight_decay": ("train", "weight_decay"), "clipnorm": ("train", "clipnorm"), "seed": ("train", "seed"),
+    "max_steps": ("train", "max_steps"),
     "checkpoint_every": ("train", "checkpoint_every"), "keep_checkpoints": ("train", "keep_checkpoints"),
     "val_every": ("train", "val_every"), "sample_every": ("train", "sample_every"),
     "sample_len": ("train", "sample_len"), "sample_temperature": ("train", "sample_temperature"),
@@ -50,6 +51,9 @@ _CONFIG_OPTIONS = {
 @click.option("--val-frac", type=float, default=D.val_frac, help="Fraction of the text, from its end, held out.")
 @click.option("--encoding", default=D.encoding, help="Text encoding of the corpus files.")
 @click.option("--epochs", type=int, default=T.epochs, help="Passes over the training text.")
+@click.option("--max-steps", type=int, default=T.max_steps,
+              help="Stop after N optimizer steps, mid-epoch if need be (0: after --epochs); the learning-rate "
+                   "schedule spans the steps that will run. For corpora whose epoch takes hours.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=T.optimizer, help="Optimizer.")
 @click.option("--lr", type=float, default=T.learning_rate, help="Peak learning rate.")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=T.lr_schedule,

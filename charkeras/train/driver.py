@@ -30,6 +30,7 @@ from charkeras.train.checkpoints import CheckpointMeta, load_checkpoint, read_me
 from charkeras.train.hardware import hardware_description
 from charkeras.train.optimizers import make_optimizer
 from charkeras.train.run_dir import RunDir
+from charkeras.train.step_plan import fit_segments, planned_steps
 
 
 def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int | None):
@@ -86,7 +87,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
         })
 
     strategy = strategy or tf.distribute.get_strategy()
-    total_steps = config.train.epochs * layout.batches
+    total_steps = planned_steps(config.train, layout.batches)
     with strategy.scope():
         model = build_training_model(config.model, b, t, seed=config.train.seed)
         optimizer = make_optimizer(config.train, total_steps)
@@ -104,8 +105,8 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
                 print(f"resuming {run.path} from step {start.step} ({latest.name})")
     if start.step >= total_steps:
         if verbose:
-            print(f"{run.path} already finished {config.train.epochs} epochs (step {start.step}); "
-                  "pass --epochs N to train longer")
+            print(f"{run.path} already finished its {total_steps} steps (step {start.step}); "
+                  "pass --epochs N (or --max-steps N) to train longer")
         return model, {}
 
     best = run.best_checkpoint()
@@ -118,14 +119,10 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
                      SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])), checkpointer,
                      ReportRefresher(run), *_logging_callbacks(run), *callbacks]
     history: dict[str, list] = {}
-    epoch, skip = divmod(start.step, layout.batches)
     try:
-        if skip:  # finish the interrupted epoch from its data position first
-            _merge(history, model.fit(train_ds.skip(skip), initial_epoch=epoch, epochs=epoch + 1,
-                                      callbacks=all_callbacks, verbose=verbose, shuffle=False))
-            epoch += 1
-        if epoch < config.train.epochs:
-            _merge(history, model.fit(train_ds, initial_epoch=epoch, epochs=config.train.epochs,
+        for part in fit_segments(start.step, total_steps, layout.batches):
+            data = train_ds.skip(part.skip).take(part.take)
+            _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
                                       callbacks=all_callbacks, verbose=verbose, shuffle=False))
     except KeyboardInterrupt:
         path = checkpointer.save(reason="interrupted")
