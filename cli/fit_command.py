@@ -16,6 +16,7 @@ from charkeras.config import (
 from charkeras.errors import RunDirError
 
 M, D, T = ModelConfig(), DataConfig(), TrainConfig()
+_AUTO = "by corpus size"  # README, "Defaults that fit the corpus"
 
 # option name -> (config section, field); every one of these is stored in the run's config.json
 _CONFIG_OPTIONS = {
@@ -39,15 +40,19 @@ _CONFIG_OPTIONS = {
 @click.option("--resume", "resume_dir", metavar="RUN", default=None,
               help="Continue the run in RUN exactly where it stopped (uses its stored config and corpus).")
 @click.option("--force", is_flag=True, help="Replace a run already in --out.")
-@click.option("--layers", type=int, default=M.layers, help="Stacked LSTM layers.")
-@click.option("--units", type=int, default=M.units, help="LSTM units per layer.")
-@click.option("--embedding-dim", type=int, default=M.embedding_dim, help="Character embedding size.")
-@click.option("--dropout", type=float, default=M.dropout, help="Dropout after each LSTM layer, in [0, 1).")
+@click.option("--layers", type=int, default=None, show_default=_AUTO,
+              help="Stacked LSTM layers. Left out, these four follow the README's table of corpus sizes.")
+@click.option("--units", type=int, default=None, show_default=_AUTO, help="LSTM units per layer.")
+@click.option("--embedding-dim", type=int, default=None, show_default=_AUTO, help="Character embedding size.")
+@click.option("--dropout", type=float, default=None, show_default=_AUTO,
+              help="Dropout after each LSTM layer, in [0, 1).")
 @click.option("--lstm-impl", type=click.Choice(LSTM_IMPLS), default=M.lstm_impl,
               help="LSTM kernel, same mathematics and weights: fused (fast on CPU), keras (keras.layers.LSTM, "
                    "cuDNN on a GPU), auto (keras with a GPU, fused without).")
-@click.option("--batch-size", type=int, default=D.batch_size, help="Parallel streams (B).")
-@click.option("--seq-len", type=int, default=D.seq_len, help="Truncated BPTT length in characters (T).")
+@click.option("--batch-size", type=int, default=None, show_default=f"{D.batch_size}, less for small corpora",
+              help="Parallel streams (B).")
+@click.option("--seq-len", type=int, default=None, show_default=f"{D.seq_len}, less for tiny corpora",
+              help="Truncated BPTT length in characters (T).")
 @click.option("--val-frac", type=float, default=D.val_frac, help="Fraction of the text, from its end, held out.")
 @click.option("--encoding", default=D.encoding, help="Text encoding of the corpus files.")
 @click.option("--epochs", type=int, default=T.epochs, help="Passes over the training text.")
@@ -92,18 +97,23 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, **options
     if corpus is None:
         raise click.UsageError("give the training text: charkeras fit CORPUS (or --resume RUN)")
     sections = {"model": {}, "data": {}, "train": {"epochs": epochs}}
+    auto = []  # options left out that fit chooses from the corpus (charkeras/train/sizing.py)
     for name, value in options.items():
         section, field = _CONFIG_OPTIONS[name]
-        sections[section][field] = value
+        if value is None:
+            auto.append(field)
+        else:
+            sections[section][field] = value
     config = CharConfig().replace(**sections).validate()
-    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet)
+    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto)
 
 
-def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False):
+def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False,
+           auto=()):
     from charkeras.train.driver import fit as fit_model
 
     try:
         fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
-                  verbose=0 if quiet else 1)
+                  verbose=0 if quiet else 1, auto=auto)
     except KeyboardInterrupt:
         raise SystemExit(130) from None

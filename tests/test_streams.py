@@ -36,7 +36,7 @@ def test_text_shorter_than_one_batch_names_the_largest_workable_sizes():
     with pytest.raises(CorpusError) as err:
         StreamLayout.for_length(500, batch_size=64, seq_len=100)
     message = str(err.value)
-    assert "shorter than one batch" in message and "6401" in message
+    assert "shorter than one batch" in message and "6,401" in message
     assert "--batch-size 4 at --seq-len 100" in message and "--seq-len 7 at --batch-size 64" in message
     StreamLayout.for_length(500, batch_size=4, seq_len=100)  # the suggestion works
     StreamLayout.for_length(500, batch_size=64, seq_len=7)

@@ -8,6 +8,7 @@ batches meaningful. Nothing is shuffled.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,23 +24,35 @@ class StreamLayout:
     batches: int  # K: batches per pass over the data
 
     @classmethod
-    def for_length(cls, n_ids: int, batch_size: int, seq_len: int, what: str = "training text") -> StreamLayout:
+    def for_length(cls, n_ids: int, batch_size: int, seq_len: int, what: str = "training text",
+                   hint: str = "") -> StreamLayout:
+        """The layout of `n_ids` ids; a text shorter than one batch is a CorpusError that says what to
+        pass (`hint` adds another way out, e.g. "or raise --val-frac")."""
         stream_len = (n_ids - 1) // batch_size  # one extra id is needed for the last target
         batches = stream_len // seq_len
         if batches < 1:
             raise CorpusError(
-                f"the {what} ({n_ids} chars) is shorter than one batch: batch-size x seq-len + 1 = "
-                f"{batch_size * seq_len + 1}; the largest workable is {_largest_workable(n_ids, batch_size, seq_len)}"
+                f"the {what} ({n_ids:,} chars) is shorter than one batch of --batch-size {batch_size} x "
+                f"--seq-len {seq_len} ({batch_size * seq_len + 1:,} chars with the last target); "
+                f"{_largest_workable(n_ids, batch_size, seq_len)}{hint}"
             )
         return cls(batch_size, seq_len, stream_len, batches)
 
 
 def _largest_workable(n_ids: int, batch_size: int, seq_len: int) -> str:
-    usable = max(n_ids - 1, 0)
-    return (
-        f"--batch-size {max(usable // seq_len, 0)} at --seq-len {seq_len}, "
-        f"or --seq-len {max(usable // batch_size, 0)} at --batch-size {batch_size}"
-    )
+    """What to pass instead: only sizes >= 1 are ever suggested."""
+    usable = n_ids - 1
+    if usable < 1:
+        return "it needs at least 2 characters (one input and its target): use a longer text"
+    options = []
+    if usable // seq_len >= 1:
+        options.append(f"--batch-size {usable // seq_len} at --seq-len {seq_len}")
+    if usable // batch_size >= 1:
+        options.append(f"--seq-len {usable // batch_size} at --batch-size {batch_size}")
+    if not options:  # both are too large on their own
+        t = max(1, min(seq_len, math.isqrt(usable)))
+        options.append(f"--batch-size {usable // t} --seq-len {t}")
+    return "the largest workable is " + ", or ".join(options)
 
 
 def batch_windows(ids: np.ndarray, layout: StreamLayout, k: int, rows: slice = slice(None)):

@@ -30,6 +30,7 @@ from charkeras.train.checkpoints import CheckpointMeta, load_checkpoint, read_me
 from charkeras.train.hardware import hardware_description
 from charkeras.train.optimizers import make_optimizer
 from charkeras.train.run_dir import RunDir
+from charkeras.train.sizing import AUTO_FIELDS, choose_sizes
 from charkeras.train.step_plan import fit_segments, planned_steps
 
 
@@ -47,12 +48,15 @@ def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int 
 
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
         force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
-        callbacks=(), strategy=None):
+        callbacks=(), strategy=None, auto=None):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
     continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it.
+    `auto`: the config fields chosen from the corpus (charkeras/train/sizing.py) [default: all of them
+    without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
     """
+    auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
     configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
     run = RunDir(out)
     if resume:
@@ -73,10 +77,14 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
                           "resume with the original text or start a new run")
     config = config.replace(model={"vocab_size": len(corpus.vocab)}).validate()
     train_ids, val_ids = corpus.split(config.data.val_frac)
+    if not resume:
+        config, notes = choose_sizes(config, len(train_ids), len(val_ids), auto)
+        for note in notes if verbose else ():
+            print(note)
     b, t = config.data.batch_size, config.data.seq_len
     # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
-    val_ds, _ = make_dataset(val_ids, b, t, "validation text (raise --val-frac or lower --batch-size/--seq-len)")
+    val_ds, _ = make_dataset(val_ids, b, t, "validation text")
 
     if not resume:
         run.prepare_new(force)

@@ -1,0 +1,134 @@
+"""Sizes chosen from the corpus: the batch layout that fits its split, and the model for its size.
+
+`fit` calls `choose_sizes` with the options the user did not give (`auto`); an option given explicitly
+is never changed. The chosen values go into the run's config.json like any other, so a resumed run
+uses them without choosing again. No TensorFlow here.
+
+The model table (README, "Defaults that fit the corpus") comes from short runs measured on a 2-core
+CPU: see `MODEL_TABLE`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charkeras.config import CharConfig, DataConfig, ModelConfig
+from charkeras.data.streams import StreamLayout
+from charkeras.errors import CorpusError
+
+LAYOUT_FIELDS = ("batch_size", "seq_len")
+MODEL_FIELDS = ("layers", "units", "embedding_dim", "dropout")
+AUTO_FIELDS = LAYOUT_FIELDS + MODEL_FIELDS
+
+# (B, T) in order of preference: the defaults first, then fewer streams down to 8, then shorter windows.
+_LAYOUTS = ((64, 100), (32, 100), (16, 100), (8, 100), (8, 50), (8, 25), (4, 25), (4, 12), (2, 12),
+            (2, 6), (1, 6), (1, 3), (1, 2), (1, 1))
+_BATCH_SIZES = (64, 32, 16, 8, 4, 2, 1)
+_SEQ_LENS = (100, 50, 25, 12, 6, 3, 2, 1)
+
+
+@dataclass(frozen=True)
+class ModelSize:
+    up_to_chars: float  # training characters below which this row applies
+    layers: int
+    units: int
+    embedding_dim: int
+    dropout: float
+
+    def describe(self) -> str:
+        return f"{self.layers} x {self.units} units, embedding {self.embedding_dim}, dropout {self.dropout}"
+
+
+# By training characters. The rows below 1 MB were chosen from measured runs (README); the large-corpus
+# rows keep the shipped Shakespeare model's shape, whose dropout 0.5 is what it was trained with.
+MODEL_TABLE = (
+    ModelSize(100_000, 2, 128, 32, 0.1),
+    ModelSize(1_000_000, 2, 256, 64, 0.2),
+    ModelSize(10_000_000, 2, 512, 64, 0.3),
+    ModelSize(float("inf"), 3, 512, 64, 0.2),
+)
+
+
+def model_size_for(train_chars: int) -> ModelSize:
+    return next(row for row in MODEL_TABLE if train_chars < row.up_to_chars)
+
+
+def _fits(n_ids: int, batch_size: int, seq_len: int, batches: int = 1) -> bool:
+    return (n_ids - 1) // batch_size // seq_len >= batches
+
+
+def _minimum_corpus(val_frac: float) -> int:
+    """Characters needed for one 1 x 1 batch on each side of the split (2 ids each)."""
+    n = 4
+    while int(n * (1.0 - val_frac)) < 2 or n - int(n * (1.0 - val_frac)) < 2:
+        n += 1
+    return n
+
+
+def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) -> DataConfig:
+    """Batch size and seq-len that fit both sides of the split, among the fields in `auto`.
+
+    Prefers layouts with at least 2 validation batches and 4 training batches, then any that fit.
+    Given sizes that do not fit raise the CorpusError of StreamLayout, which says what to pass.
+    """
+    total = n_train + n_val
+    if n_train < 2 or n_val < 2:
+        raise CorpusError(
+            f"the corpus ({total:,} chars) is too short to train on: at --val-frac {data.val_frac} it needs at "
+            f"least {_minimum_corpus(data.val_frac):,} characters, and a few KB to learn anything")
+    free_b, free_t = "batch_size" in auto, "seq_len" in auto
+    if free_b and free_t:
+        candidates = _LAYOUTS
+    elif free_b:
+        candidates = tuple((b, data.seq_len) for b in _BATCH_SIZES)
+    elif free_t:
+        candidates = tuple((data.batch_size, t) for t in _SEQ_LENS)
+    else:
+        candidates = ()
+    for need_val, need_train in ((2, 4), (1, 1)):
+        for b, t in candidates:
+            if _fits(n_val, b, t, need_val) and _fits(n_train, b, t, need_train):
+                return DataConfig(**{**data.__dict__, "batch_size": b, "seq_len": t})
+    # Nothing automatic fits (or nothing was free): the given sizes, checked with a message that says
+    # what to pass instead.
+    StreamLayout.for_length(n_train, data.batch_size, data.seq_len, "training text")
+    StreamLayout.for_length(n_val, data.batch_size, data.seq_len, "validation text",
+                            hint=f"; or raise --val-frac (now {data.val_frac})")
+    return data
+
+
+def choose_model(model: ModelConfig, n_train: int, auto: set[str]) -> ModelConfig:
+    row = model_size_for(n_train)
+    changes = {name: getattr(row, name) for name in MODEL_FIELDS if name in auto}
+    return ModelConfig(**{**model.__dict__, **changes})
+
+
+def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto) -> tuple[CharConfig, list[str]]:
+    """The config with the `auto` fields chosen for this corpus, and one line per choice to print."""
+    auto = set(auto)
+    unknown = auto - set(AUTO_FIELDS)
+    if unknown:
+        raise ValueError(f"not an automatic field: {sorted(unknown)}")
+    notes = []
+    data = choose_layout(config.data, n_train, n_val, auto)
+    if (data.batch_size, data.seq_len) != (config.data.batch_size, config.data.seq_len):
+        notes.append(
+            f"small corpus ({n_train:,} training / {n_val:,} validation chars): --batch-size {data.batch_size} "
+            f"--seq-len {data.seq_len} instead of {config.data.batch_size} x {config.data.seq_len}, so both "
+            "sides of the split hold whole batches (pass them to choose)")
+    model = choose_model(config.model, n_train, auto)
+    chosen = [name for name in MODEL_FIELDS if name in auto]
+    if chosen:
+        row = model_size_for(n_train)
+        flags = "/".join("--" + name.replace("_", "-") for name in chosen)
+        notes.append(f"model for {_size(n_train)} of training text: {row.describe()} "
+                     f"(README, 'Defaults that fit the corpus'; pass {flags} to choose)")
+    return config.replace(model=model, data=data), notes
+
+
+def _size(chars: int) -> str:
+    if chars >= 1_000_000:
+        return f"{chars / 1e6:.1f} M chars"
+    if chars >= 1_000:
+        return f"{chars / 1e3:.0f} K chars"
+    return f"{chars} chars"

@@ -1,0 +1,107 @@
+"""Sizes chosen from the corpus (charkeras/train/sizing.py) and sizing errors that say what to pass."""
+
+import json
+
+import pytest
+from charkeras_cli.main import main
+from click.testing import CliRunner
+
+from charkeras.config import CharConfig
+from charkeras.data.streams import StreamLayout
+from charkeras.errors import CorpusError
+from charkeras.train.sizing import AUTO_FIELDS, MODEL_TABLE, choose_sizes, model_size_for
+
+
+def _split(n, val_frac=0.1):
+    n_train = int(n * (1 - val_frac))
+    return n_train, n - n_train
+
+
+def test_defaults_kept_when_they_fit():
+    config, notes = choose_sizes(CharConfig(), *_split(1_000_000), {"batch_size", "seq_len"})
+    assert (config.data.batch_size, config.data.seq_len) == (64, 100) and notes == []
+
+
+@pytest.mark.parametrize("chars", [30_000, 5_000, 1_000, 100, 20])
+def test_small_corpora_get_a_layout_that_fits_both_sides_of_the_split(chars):
+    n_train, n_val = _split(chars)
+    config, notes = choose_sizes(CharConfig(), n_train, n_val, AUTO_FIELDS)
+    b, t = config.data.batch_size, config.data.seq_len
+    StreamLayout.for_length(n_train, b, t)  # neither raises
+    StreamLayout.for_length(n_val, b, t)
+    assert any("--batch-size" in note and "small corpus" in note for note in notes)
+
+
+def test_names_sized_corpus_keeps_seq_len_100_and_two_validation_batches():
+    n_train, n_val = _split(30_000)
+    config, _ = choose_sizes(CharConfig(), n_train, n_val, AUTO_FIELDS)
+    assert (config.data.batch_size, config.data.seq_len) == (8, 100)
+    assert StreamLayout.for_length(n_val, 8, 100).batches >= 2
+
+
+def test_given_options_always_win():
+    given = CharConfig().replace(model={"units": 300, "dropout": 0.4}, data={"seq_len": 50})
+    config, _ = choose_sizes(given, *_split(30_000), {"batch_size", "layers", "embedding_dim"})
+    assert config.model.units == 300 and config.model.dropout == 0.4 and config.data.seq_len == 50
+    assert config.data.batch_size <= 29  # chosen to fit the validation text at the given seq-len
+    assert config.model.layers == model_size_for(27_000).layers
+
+
+def test_given_sizes_that_do_not_fit_say_what_to_pass():
+    with pytest.raises(CorpusError) as err:
+        choose_sizes(CharConfig(), *_split(30_000), set())
+    message = str(err.value)
+    assert "validation text (3,000 chars)" in message and "--batch-size 64 x --seq-len 100" in message
+    assert "--batch-size 29 at --seq-len 100" in message and "raise --val-frac" in message
+    assert "(raise" not in message.split("validation text")[0]  # the old garbled wording is gone
+
+
+@pytest.mark.parametrize("chars", [0, 1, 5])
+def test_a_tiny_corpus_is_never_told_to_pass_zero(chars):
+    for auto in (AUTO_FIELDS, ()):
+        with pytest.raises(CorpusError) as err:
+            choose_sizes(CharConfig(), *_split(chars), auto)
+        message = str(err.value)
+        assert "too short to train on" in message and " 0" not in message.replace(" 0.1", "")
+
+
+def test_layout_suggestions_are_never_zero():
+    with pytest.raises(CorpusError) as err:
+        StreamLayout.for_length(50, 64, 100)
+    assert "--batch-size 7 --seq-len 7" in str(err.value) and " 0 " not in str(err.value)
+    with pytest.raises(CorpusError) as err:
+        StreamLayout.for_length(1, 64, 100, "validation text")
+    assert "at least 2 characters" in str(err.value)
+
+
+def test_model_table_grows_with_the_corpus():
+    rows = [model_size_for(n) for n in (10_000, 300_000, 3_000_000, 30_000_000)]
+    assert [r.units * r.layers for r in rows] == sorted(r.units * r.layers for r in rows)
+    assert rows[-1] is MODEL_TABLE[-1]
+
+
+def test_cli_one_character_corpus(tmp_path):
+    (tmp_path / "one.txt").write_text("a")
+    result = CliRunner().invoke(main, ["fit", str(tmp_path / "one.txt"), "--out", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "too short to train on" in result.output
+    assert "--batch-size 0" not in result.output and not (tmp_path / "r").exists()
+
+
+def test_cli_help_says_sizes_are_chosen_from_the_corpus():
+    result = CliRunner().invoke(main, ["fit", "--help"])
+    text = " ".join(result.output.split())
+    assert "[default: (by corpus size)]" in text and "less for small corpora" in text
+
+
+@pytest.mark.slow
+def test_small_corpus_trains_with_the_defaults_and_records_the_choice(shakespeare_slice, tmp_path):
+    result = CliRunner().invoke(main, ["fit", str(shakespeare_slice), "--out", str(tmp_path / "r"), "--units", "8",
+                                       "--layers", "1", "--epochs", "1", "--sample-every", "0"])
+    assert result.exit_code == 0, result.output
+    assert "small corpus" in result.output and "--batch-size 8 --seq-len 25" in result.output
+    stored = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert stored["data"]["batch_size"] == 8 and stored["model"]["units"] == 8
+    assert stored["model"]["embedding_dim"] == model_size_for(5400).embedding_dim
+    again = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path / "r"), "--epochs", "2", "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data"] == stored["data"]
