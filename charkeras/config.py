@@ -46,11 +46,15 @@ class DataConfig:
     seq_len: int = 100
     val_frac: float = 0.1
     encoding: str = "utf-8"
+    # Validation reads at most this many batches (B x T characters each) from the start of the held-out
+    # text, so a 100 MB corpus is not validated on 10 MB every time; 0 = the whole held-out text.
+    val_batches: int = 100
 
     def validate(self) -> None:
         require(self.batch_size >= 1, f"--batch-size must be >= 1 (got {self.batch_size})")
         require(self.seq_len >= 1, f"--seq-len must be >= 1 (got {self.seq_len})")
         require(0.0 < self.val_frac <= 0.5, f"--val-frac must be in (0, 0.5] (got {self.val_frac})")
+        require(self.val_batches >= 0, f"--val-batches must be >= 0 (got {self.val_batches}); 0 means all")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ _CONFIG_OPTIONS = {
     "layers": ("model", "layers"), "units": ("model", "units"), "embedding_dim": ("model", "embedding_dim"),
     "dropout": ("model", "dropout"), "lstm_impl": ("model", "lstm_impl"),
     "batch_size": ("data", "batch_size"), "seq_len": ("data", "seq_len"), "val_frac": ("data", "val_frac"),
-    "encoding": ("data", "encoding"),
+    "encoding": ("data", "encoding"), "val_batches": ("data", "val_batches"),
     "optimizer": ("train", "optimizer"), "lr": ("train", "learning_rate"),
     "lr_schedule": ("train", "lr_schedule"), "warmup_steps": ("train", "warmup_steps"),
     "weight_decay": ("train", "weight_decay"), "clipnorm": ("train", "clipnorm"), "seed": ("train", "seed"),
@@ -55,6 +55,8 @@ _CONFIG_OPTIONS = {
               help="Truncated BPTT length in characters (T).")
 @click.option("--val-frac", type=float, default=D.val_frac, help="Fraction of the text, from its end, held out.")
 @click.option("--encoding", default=D.encoding, help="Text encoding of the corpus files.")
+@click.option("--val-batches", type=int, default=D.val_batches,
+              help="Validate on at most N batches from the start of the held-out text (0 = all of it).")
 @click.option("--epochs", type=int, default=T.epochs, help="Passes over the training text.")
 @click.option("--max-steps", type=int, default=T.max_steps,
               help="Stop after N optimizer steps, mid-epoch if need be (0: after --epochs); the learning-rate "

@@ -85,6 +85,8 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
     val_ds, _ = make_dataset(val_ids, b, t, "validation text")
+    if config.data.val_batches:
+        val_ds = val_ds.take(config.data.val_batches)
 
     if not resume:
         run.prepare_new(force)
