@@ -46,8 +46,9 @@ def _register() -> None:
     from charkeras_cli.info_command import info
     from charkeras_cli.report_command import report
     from charkeras_cli.visualize_command import visualize
+    from charkeras_cli.web_command import web
 
-    for command in (fit, export, generate, evaluate, visualize, cells, report, info):
+    for command in (fit, export, generate, web, evaluate, visualize, cells, report, info):
         main.add_command(command)
 
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIRS = {"charkeras": ROOT / "charkeras", "charkeras_cli": ROOT / "cli"}
 # The stages of the data flow, lowest first; a stage may import itself and the stages before it.
 # Modules directly in charkeras/ (errors, atomic writes, config, ...) are shared pieces below every stage.
-STAGES = ("text", "sampling", "data", "model", "train", "artifact", "exporting", "runtime", "inspect")
+STAGES = ("text", "sampling", "data", "model", "train", "artifact", "exporting", "runtime", "inspect", "web")
 # What the LiteRT path and `--help` load: these must not import TensorFlow or Keras at module level,
 # nor may anything they import at module level.
 TF_FREE = ("charkeras.text.vocabulary", "charkeras.text.id_cache", "charkeras.sampling.numpy_sampler",

@@ -1,23 +1,15 @@
 """The viewer and report pages in a real headless Chromium (Debian's `chromium` package).
 
-Chromium is driven over the DevTools protocol through a pipe (--remote-debugging-pipe: requests on
-fd 3, answers on fd 4, NUL-separated JSON), so no port is opened and no driver package is needed.
-Skipped when no Chromium is installed, unless CHARKERAS_REQUIRE_BROWSER=1 (CI sets it) makes that
-a failure.
+Chromium is driven over the DevTools protocol through a pipe by tests/chromium.py (shared with the web
+page's tests). Skipped when no Chromium is installed, unless CHARKERAS_REQUIRE_BROWSER=1 (CI sets it)
+makes that a failure.
 """
 
-import base64
 import io
-import json
-import os
 import re
-import select
-import shutil
-import subprocess
-import tempfile
-import time
 
 import pytest
+from chromium import launch_or_skip
 from stub_models import QUOTE_CELL, PlantedCellModel, stub_vocab
 
 from charkeras.inspect.probes import find_cells
@@ -28,130 +20,9 @@ TEXT = ('ROMEO:\nShe said "come <b>here</b> & stay" (and [then] left).\n\n'
         'JULIET:\n"Caf\u00e9 \U0001F600" \u2014 e\u0301 \t</script> done.\n') * 4
 
 
-def _chromium() -> str | None:
-    for name in (os.environ.get("CHARKERAS_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-class Chromium:
-    """A headless Chromium with a DevTools-protocol session on one page."""
-
-    def __init__(self, exe: str):
-        self.profile = tempfile.mkdtemp(prefix="charkeras-chromium-")
-        cmd_read, self._cmd = os.pipe()
-        self._answers, answer_write = os.pipe()
-        # Chromium wants the pipe on fds 3 and 4; bash moves them there (dash cannot name fds above 9,
-        # and preexec_fn is unsafe once TensorFlow has started threads in this process).
-        remap = f'exec "$0" "$@" 3<&{cmd_read} 4>&{answer_write} {cmd_read}<&- {answer_write}>&-'
-        self.proc = subprocess.Popen(
-            [shutil.which("bash") or "/bin/bash", "-c", remap, exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--disable-extensions", f"--user-data-dir={self.profile}", "--remote-debugging-pipe",
-             "--window-size=1280,900", "--hide-scrollbars", "about:blank"],
-            pass_fds=(cmd_read, answer_write), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(cmd_read)
-        os.close(answer_write)
-        self._buffer, self._next_id, self.events, self.session = b"", 0, [], None
-
-    def send(self, method: str, params: dict | None = None, timeout: float = 30.0, browser: bool = False):
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if self.session and not browser:
-            message["sessionId"] = self.session
-        os.write(self._cmd, json.dumps(message).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self._receive(deadline)
-            if answer.get("id") == self._next_id:
-                if "error" in answer:
-                    raise RuntimeError(f"{method}: {answer['error']}")
-                return answer["result"]
-            self.events.append(answer)
-
-    def _receive(self, deadline: float) -> dict:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._answers], [], [], left)[0]:
-                raise TimeoutError("Chromium did not answer in time")
-            chunk = os.read(self._answers, 1 << 20)
-            if not chunk:
-                raise RuntimeError("Chromium closed the DevTools pipe")
-            self._buffer += chunk
-        raw, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(raw)
-
-    def wait_for(self, method: str, timeout: float = 30.0) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event.get("method") == method:
-                    self.events.remove(event)
-                    return event
-            self.events.append(self._receive(deadline))
-
-    def open(self, url: str) -> None:
-        """A new page with console, log and network events recorded; returns once it has loaded."""
-        target = self.send("Target.createTarget", {"url": "about:blank"}, browser=True)
-        self.session = self.send("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True},
-                                 browser=True)["sessionId"]
-        self.events.clear()
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.send(f"{domain}.enable")
-        self.send("Page.navigate", {"url": url})
-        self.wait_for("Page.loadEventFired")
-
-    def js(self, expression: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True,
-                                                "awaitPromise": True})
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"])
-        return result["result"].get("value")
-
-    def problems(self) -> list[str]:
-        """Console errors and warnings, uncaught exceptions, log errors and dialogs seen so far."""
-        found = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning", "assert"):
-                found.append(f"console.{params['type']}: {params.get('args')}")
-            elif method == "Runtime.exceptionThrown":
-                found.append(f"exception: {params['exceptionDetails']}")
-            elif method == "Log.entryAdded" and params["entry"]["level"] in ("error", "warning"):
-                found.append(f"log: {params['entry']['text']}")
-            elif method == "Page.javascriptDialogOpening":
-                found.append(f"dialog: {params.get('message')}")
-        return found
-
-    def requested_urls(self) -> list[str]:
-        return [e["params"]["request"]["url"] for e in self.events if e.get("method") == "Network.requestWillBeSent"]
-
-    def screenshot(self) -> bytes:
-        return base64.b64decode(self.send("Page.captureScreenshot", {"format": "png"})["data"])
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", browser=True, timeout=10)
-            self.proc.wait(timeout=10)
-        except (RuntimeError, TimeoutError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self._cmd)
-        os.close(self._answers)
-        shutil.rmtree(self.profile, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def browser():
-    exe = _chromium()
-    if exe is None:
-        message = "no Chromium found: install Debian's `chromium` package (or set CHARKERAS_CHROMIUM)"
-        if os.environ.get("CHARKERAS_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    chromium = Chromium(exe)
+    chromium = launch_or_skip()
     yield chromium
     chromium.close()
 
@@ -252,7 +123,7 @@ def test_report_page_loads_cleanly(browser, tmp_path):
     from charkeras.train.run_dir import RunDir
 
     run = tmp_path / "run"
-    RunDir(run).write_run_files(CharConfig().replace(data={"batch_size": 2, "seq_len": 5}),
+    RunDir(run).write_run_files(CharConfig().replace(model={"vocab_size": 4}, data={"batch_size": 2, "seq_len": 5}),
                                 Vocabulary.from_text("ab"), {"source": "s", "sha256": "0", "train_chars": 101})
     (run / "log.csv").write_text("epoch,loss,lr,val_loss\n0,2.5,0.002,2.2\n1,2.0,0.001,1.9\n")
     (run / "samples.jsonl").write_text('{"step": 5, "text": "a <i>b</i>"}\n{"step": 10, "text": "ab\\nab"}\n')

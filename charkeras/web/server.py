@@ -1,0 +1,61 @@
+"""Serve a built site on 127.0.0.1: the right MIME types (.wasm application/wasm, .js text/javascript) and the
+COOP/COEP headers of a cross-origin isolated page, so LiteRT.js's threaded build can use SharedArrayBuffer.
+Standard library only; Ctrl-C stops `serve_until_interrupted` cleanly."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+from pathlib import Path
+from typing import ClassVar
+
+from charkeras.errors import CharkerasError
+
+HOST = "127.0.0.1"
+MIME_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
+              ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
+              ".json": "application/json", ".map": "application/json", ".wasm": "application/wasm",
+              ".tflite": "application/octet-stream", ".png": "image/png"}
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
+                     "Cross-Origin-Resource-Policy": "same-origin"}
+
+
+class SiteHandler(http.server.SimpleHTTPRequestHandler):
+    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+
+    def end_headers(self):
+        for name, value in ISOLATION_HEADERS.items():
+            self.send_header(name, value)
+        self.send_header("Cache-Control", "no-cache")  # a rebuilt site is picked up on reload
+        super().end_headers()
+
+    def log_message(self, format, *args):
+        pass  # quiet: the command prints the URL, not every request
+
+
+class SiteServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True  # open connections never keep the process alive after Ctrl-C
+
+
+def make_server(site: Path, port: int = 0) -> SiteServer:
+    """A server for `site` bound to 127.0.0.1:`port` (0: a free port); not yet serving."""
+    handler = functools.partial(SiteHandler, directory=str(Path(site).resolve()))
+    try:
+        return SiteServer((HOST, port), handler)
+    except OSError as exc:
+        raise CharkerasError(f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pass another --port "
+                             "(0 picks a free one)") from None
+
+
+def url_of(server: SiteServer) -> str:
+    return f"http://{HOST}:{server.server_address[1]}/"
+
+
+def serve_until_interrupted(server: SiteServer) -> None:
+    """Serve until Ctrl-C (KeyboardInterrupt), then close the socket."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
