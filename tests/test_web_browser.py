@@ -7,14 +7,13 @@ these seeds.
 """
 
 import io
-import threading
 from pathlib import Path
 
 import pytest
 from chromium import launch_or_skip
 
 import charkeras
-from charkeras.web.server import make_server, url_of
+from charkeras.web.server import serving_in_background
 from charkeras.web.site import build_site
 
 pytestmark = pytest.mark.slow
@@ -40,14 +39,8 @@ def browser():
 
 @pytest.fixture(scope="module")
 def site_url(browser, tmp_path_factory):
-    site = build_site(SHIPPED, tmp_path_factory.mktemp("web") / "site")
-    server = make_server(site, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield url_of(server)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=10)
+    with serving_in_background(build_site(SHIPPED, tmp_path_factory.mktemp("web") / "site")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from model_factory import export_random_model
 from charkeras.errors import CharkerasError
 from charkeras.web import runtime_files
 from charkeras.web.runtime_files import WEB_DIR, ensure_installed, manifest_entries
-from charkeras.web.server import make_server, url_of
+from charkeras.web.server import make_server, serving_in_background
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = ["app.js", "index.html", "sampler.js", "style.css", "textgen.js"]
@@ -170,19 +169,12 @@ def test_when_npm_cannot_install_the_error_says_what_to_run(tmp_path, monkeypatc
 def test_the_server_sends_wasm_and_javascript_types_and_isolation_headers(tmp_path):
     for name in ("index.html", "a.js", "b.wasm", "card.json", "m.tflite"):
         (tmp_path / name).write_bytes(b"x")
-    server = make_server(tmp_path, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        got = {}
+    got = {}
+    with serving_in_background(tmp_path) as url:
         for name in ("", "a.js", "b.wasm", "card.json", "m.tflite"):
-            with urllib.request.urlopen(url_of(server) + name, timeout=10) as response:
+            with urllib.request.urlopen(url + name, timeout=10) as response:
                 got[name] = response.headers
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
-    assert url_of(server).startswith("http://127.0.0.1:")
+    assert url.startswith("http://127.0.0.1:")
     types = {name: headers["Content-Type"].split(";")[0] for name, headers in got.items()}
     assert types == {"": "text/html", "a.js": "text/javascript", "b.wasm": "application/wasm",
                      "card.json": "application/json", "m.tflite": "application/octet-stream"}

@@ -20,7 +20,6 @@ import contextlib
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -33,24 +32,11 @@ from chromium import Chromium, find_chromium
 
 import charkeras
 from charkeras.machine import cpu_name
-from charkeras.web.server import make_server, url_of
+from charkeras.web.server import serving_in_background
 from charkeras.web.site import build_site
 
 SHIPPED = REPO / "saved_models" / "shakespeare"
 PRIME = "ROMEO:"
-
-
-@contextlib.contextmanager
-def served(site: Path):
-    server = make_server(site, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield url_of(server)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def page(browser: Chromium, url: str, timeout: float = 300) -> dict:
@@ -78,7 +64,8 @@ def speed(browser: Chromium, name: str, export: Path, site: Path, args, threaded
     results = {"page (1 thread)": [], "page (threaded build, 2 threads)": [], "LiteRT Python (1 thread)": [],
                "LiteRT Python (default threads)": []}
     query = {"prime": PRIME, "n": args.chars, "temperature": 0.8, "autorun": 1}
-    with served(site) as url, (served(threaded_site) if threaded_site else contextlib.nullcontext()) as t_url:
+    threaded_server = serving_in_background(threaded_site) if threaded_site else contextlib.nullcontext()
+    with serving_in_background(site) as url, threaded_server as t_url:
         for round_ in range(args.rounds):
             seed = round_ + 1
             results["page (1 thread)"].append(page(browser, f"{url}?{urlencode({**query, 'seed': seed})}")["cps"])
@@ -96,7 +83,7 @@ def speed(browser: Chromium, name: str, export: Path, site: Path, args, threaded
 def match(browser: Chromium, site: Path, n: int = 300) -> None:
     reference = charkeras.load(SHIPPED, runtime="savedmodel")
     same = total = 0
-    with served(site) as url:
+    with serving_in_background(site) as url:
         for temperature in (0.8, 0.0, 1.0, 0.5):
             for top_k in (0, 10):
                 for seed in range(1, 11):
@@ -120,7 +107,7 @@ def screenshot(exe: str, site: Path, path: Path) -> None:
 
     browser = Chromium(exe, window="1000,900")
     try:
-        with served(site) as url:
+        with serving_in_background(site) as url:
             page(browser, f"{url}?{urlencode({'prime': PRIME, 'n': 260, 'temperature': 0.8, 'seed': 7, 'autorun': 1})}")
             png = browser.screenshot()
     finally:

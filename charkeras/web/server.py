@@ -4,8 +4,11 @@ Standard library only; Ctrl-C stops `serve_until_interrupted` cleanly."""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -59,3 +62,17 @@ def serve_until_interrupted(server: SiteServer) -> None:
         pass
     finally:
         server.server_close()
+
+
+@contextlib.contextmanager
+def serving_in_background(site: Path, port: int = 0) -> Iterator[str]:
+    """Serve `site` from a thread while the block runs (tests, benchmarks); yields the URL."""
+    server = make_server(site, port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield url_of(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
