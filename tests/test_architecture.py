@@ -23,7 +23,8 @@ STAGES = ("text", "sampling", "data", "model", "train", "artifact", "exporting",
 # nor may anything they import at module level.
 TF_FREE = ("charkeras.text.vocabulary", "charkeras.text.id_cache", "charkeras.sampling.numpy_sampler",
            "charkeras.artifact.card", "charkeras.runtime.loading", "charkeras.runtime.lite_model",
-           "charkeras.inspect.describe", "charkeras.train.report", "charkeras_cli.main")
+           "charkeras.inspect.describe", "charkeras.train.report", "charkeras.web.server",
+           "charkeras.web.runtime_files", "charkeras_cli.main", "charkeras_cli.web_command")
 HEAVY = ("tensorflow", "keras", "tensorflow_datasets", "tf_keras")
 
 
