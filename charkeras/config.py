@@ -76,6 +76,8 @@ class TrainConfig:
     sample_len: int = 200
     sample_temperature: float = 0.8
     max_loss: float = 20.0  # a training loss above this counts as exploded
+    time_budget: float = 0.0  # seconds from the command's start (0: none); fit plans max_steps to fit it
+    patience: int = 0  # stop after this many validations without a new best (0: never)
 
     def validate(self) -> None:
         require(self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})")
@@ -94,6 +96,8 @@ class TrainConfig:
         require(self.sample_len >= 1, f"--sample-len must be >= 1 (got {self.sample_len})")
         require(self.sample_temperature >= 0, "--sample-temperature must be >= 0")
         require(self.max_loss > 0, f"max_loss must be > 0 (got {self.max_loss})")
+        require(self.time_budget >= 0, f"--time-budget must be > 0 (got {self.time_budget} s)")
+        require(self.patience >= 0, f"--patience must be >= 0 (got {self.patience}); 0 means never stop early")
 
 
 @dataclass(frozen=True)

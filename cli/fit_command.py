@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import click
 
 from charkeras.config import (
@@ -14,6 +16,9 @@ from charkeras.config import (
     TrainConfig,
 )
 from charkeras.errors import RunDirError
+from charkeras.train.time_budget import UNLIMITED_EPOCHS, parse_duration
+
+LOG_MODES = ("auto", "bar", "plain")  # charkeras/train/callbacks/console.py (TensorFlow: not imported here)
 
 M, D, T = ModelConfig(), DataConfig(), TrainConfig()
 _AUTO = "by corpus size"  # README, "Defaults that fit the corpus"
@@ -28,6 +33,7 @@ _CONFIG_OPTIONS = {
     "lr_schedule": ("train", "lr_schedule"), "warmup_steps": ("train", "warmup_steps"),
     "weight_decay": ("train", "weight_decay"), "clipnorm": ("train", "clipnorm"), "seed": ("train", "seed"),
     "max_steps": ("train", "max_steps"),
+    "time_budget": ("train", "time_budget"), "patience": ("train", "patience"),
     "checkpoint_every": ("train", "checkpoint_every"), "keep_checkpoints": ("train", "keep_checkpoints"),
     "val_every": ("train", "val_every"), "sample_every": ("train", "sample_every"),
     "sample_len": ("train", "sample_len"), "sample_temperature": ("train", "sample_temperature"),
@@ -61,6 +67,13 @@ _CONFIG_OPTIONS = {
 @click.option("--max-steps", type=int, default=T.max_steps,
               help="Stop after N optimizer steps, mid-epoch if need be (0: after --epochs); the learning-rate "
                    "schedule spans the steps that will run. For corpora whose epoch takes hours.")
+@click.option("--time-budget", metavar="DURATION", default=None,
+              help="Train for this long, start-up included (90s, 15m, 2h, 1h30m): fit times the first steps, "
+                   "sets the steps and the LR schedule to end in time and prints the plan. --epochs and "
+                   "--max-steps, when given, still end it sooner.")
+@click.option("--patience", type=int, default=T.patience,
+              help="Stop after N validations in a row without a new best val loss (0: never); the best "
+                   "checkpoint is kept.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=T.optimizer, help="Optimizer.")
 @click.option("--lr", type=float, default=T.learning_rate, help="Peak learning rate.")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=T.lr_schedule,
@@ -80,12 +93,16 @@ _CONFIG_OPTIONS = {
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where encoded corpora are cached [default: $CHARKERAS_CACHE or ~/.cache/charkeras].")
 @click.option("--quiet", is_flag=True, help="No progress bar or samples.")
+@click.option("--log", "log_mode", type=click.Choice(LOG_MODES), default="auto",
+              help="Progress display: bar (one line redrawn in place), plain (a line every 30 s, for logs "
+                   "and pipes), auto (bar on a terminal, else plain).")
 @click.pass_context
-def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, **options):
+def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode, **options):
     """Train a stateful stacked-LSTM character model on CORPUS.
 
     CORPUS is a UTF-8 text file, a directory of text files, or tfds:NAME[:SPLIT].
     """
+    started = time.monotonic()  # --time-budget counts from here (TensorFlow's import comes later)
     if resume_dir is not None:
         given = [name for name in options
                  if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
@@ -94,28 +111,34 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, **options
             raise RunDirError(f"--resume uses the run's stored config; only --epochs may change (got {flags})")
         epochs_given = ctx.get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         _train(corpus, resume_dir, None, resume=True, epochs=epochs if epochs_given else None,
-               cache_dir=cache_dir, quiet=quiet)
+               cache_dir=cache_dir, quiet=quiet, log=log_mode)
         return
     if corpus is None:
         raise click.UsageError("give the training text: charkeras fit CORPUS (or --resume RUN)")
     sections = {"model": {}, "data": {}, "train": {"epochs": epochs}}
+    if options["time_budget"] is not None:
+        options["time_budget"] = parse_duration(options["time_budget"])
+        if ctx.get_parameter_source("epochs") == click.core.ParameterSource.DEFAULT:
+            sections["train"]["epochs"] = UNLIMITED_EPOCHS  # the budget ends it; the plan sets the real count
     auto = []  # options left out that fit chooses from the corpus (charkeras/train/sizing.py)
     for name, value in options.items():
         section, field = _CONFIG_OPTIONS[name]
-        if value is None:
+        if value is None and name != "time_budget":
             auto.append(field)
+        elif value is None:
+            continue
         else:
             sections[section][field] = value
     config = CharConfig().replace(**sections).validate()
-    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto)
+    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto, started=started, log=log_mode)
 
 
 def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False,
-           auto=()):
+           auto=(), started=None, log="auto"):
     from charkeras.train.driver import fit as fit_model
 
     try:
         fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
-                  verbose=0 if quiet else 1, auto=auto)
+                  verbose=0 if quiet else 1, auto=auto, started=started, log=log)
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -8,6 +8,7 @@ import os
 import sys
 
 import click
+from charkeras_cli.quiet_stderr import filter_native_stderr
 
 from charkeras import __version__
 from charkeras.errors import CharkerasError
@@ -22,6 +23,17 @@ class CharkerasGroup(click.Group):
     def list_commands(self, ctx):
         return list(self.commands)  # registration order: the order a user meets them
 
+    def main(self, args=None, *rest, **kwargs):
+        """`--verbose` anywhere shows TensorFlow's own messages; otherwise the real CLI filters them
+        (charkeras_cli/quiet_stderr.py)."""
+        args = list(sys.argv[1:] if args is None else args)
+        if "--verbose" in args:
+            args.remove("--verbose")
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = os.environ.get("CHARKERAS_TF_LOG_LEVEL", "0")
+        elif sys.stderr is sys.__stderr__:  # not under click's test runner
+            filter_native_stderr()
+        return super().main(args, *rest, **kwargs)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
@@ -34,7 +46,10 @@ class CharkerasGroup(click.Group):
                                                     "show_default": True})
 @click.version_option(__version__, prog_name="charkeras")
 def main():
-    """Train character-level LSTM language models and ship them to TF Serving and LiteRT."""
+    """Train character-level LSTM language models and ship them to TF Serving and LiteRT.
+
+    Add --verbose to any command to see TensorFlow's own log lines, which are hidden otherwise.
+    """
 
 
 def _register() -> None:

@@ -1,8 +1,9 @@
 """Loss of a model on a text (nats/char, bits/char, perplexity), with an optional n-gram baseline.
 
 Scoring uses the model's `score` signature semantics: the sum of -ln p(c_i | c_<i) for i = 2..n from
-the zero state, divided by n - 1. The n-gram baseline scores the same characters the same way (no
-history for the first one), so the two numbers are directly comparable.
+the zero state, divided by n - 1 (computed in parallel streams unless `exact`, see stream_scoring.py).
+The n-gram baseline scores the same characters the same way (no history for the first one), so the
+two numbers are directly comparable.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import math
 
 from charkeras.errors import require
 from charkeras.inspect.ngram import ngram_baseline
+from charkeras.inspect.stream_scoring import DEFAULT_STREAMS, DEFAULT_WARMUP, score_streams
 from charkeras.probability import bits
 
 
@@ -27,10 +29,23 @@ def split_tail(text: str, tail: float) -> tuple[str, str]:
     return text[:cut], text[cut:]
 
 
-def evaluate_model(model, text: str) -> dict:
-    """Loss of a loaded CharModel (charkeras.load) on `text`."""
+def evaluate_model(model, text: str, *, exact: bool = False, streams: int = DEFAULT_STREAMS,
+                   warmup: int = DEFAULT_WARMUP, progress=None) -> dict:
+    """Loss of a loaded CharModel (charkeras.load) on `text`.
+
+    By default in parallel streams with a warm-up (charkeras/inspect/stream_scoring.py: the same number
+    to about 1e-6 relative, many times faster); `exact=True` runs the model's own `score`, one
+    character at a time from the zero state.
+    """
     require(len(text) >= 2, "the text to evaluate needs at least 2 characters")
-    nll, count = model.score(text)
+    require(streams >= 1, f"--streams must be >= 1 (got {streams})")
+    require(warmup >= 0, f"--warmup must be >= 0 (got {warmup})")
+    if exact:
+        nll, count = model.score(text)
+    else:
+        model.warn_unknown(text)
+        nll, count = score_streams(model, model.vocab.encode(text), streams=streams, warmup=warmup,
+                                   progress=progress)
     return loss_summary(nll, count)
 
 

@@ -12,6 +12,7 @@ from charkeras.artifact.layout import version_dir
 from charkeras.errors import ModelLoadError
 from charkeras.exporting.signatures import signature_functions
 from charkeras.runtime.char_model import CharModel
+from charkeras.runtime.chunk_scoring import chunk_scorer
 from charkeras.sampling.graph_sampler import generate_ids
 from charkeras.text.vocabulary import Vocabulary
 from charkeras.train.run_loading import inference_model_from_run
@@ -25,11 +26,19 @@ class SignatureCharModel(CharModel):
         self.functions = functions
         self.runtime = runtime
         self._batched = None
+        self._chunk_scorer = None
 
     def step(self, char_ids, state):
         out = self.functions["step"](char_id=tf.constant(np.asarray(char_ids, np.int32)),
                                      state=tf.constant(np.asarray(state, np.float32)))
         return out["logits"].numpy(), out["state"].numpy()
+
+    def score_chunk(self, x, y, mask, state):
+        """A [B, T] chunk of parallel streams in one graph (charkeras/inspect/stream_scoring.py)."""
+        if self._chunk_scorer is None:
+            self._chunk_scorer = chunk_scorer(self.functions["step"], self.layers, self.units)
+        total, state = self._chunk_scorer(tf.constant(x), tf.constant(y), tf.constant(mask), tf.constant(state))
+        return float(total.numpy()), state
 
     def score(self, text: str) -> tuple[float, int]:
         self.warn_unknown(text)

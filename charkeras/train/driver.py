@@ -8,6 +8,7 @@ the carried LSTM states to continue exactly where it stopped.
 from __future__ import annotations
 
 import math
+import time
 
 import keras
 import tensorflow as tf
@@ -19,8 +20,12 @@ from charkeras.errors import RunDirError
 from charkeras.model.networks import build_training_model
 from charkeras.text.id_cache import load_corpus
 from charkeras.threads import configure_training_threads
+from charkeras.train.callbacks.budget import TimeBudget
 from charkeras.train.callbacks.checkpointing import Checkpointer
+from charkeras.train.callbacks.console import ConsoleProgress
+from charkeras.train.callbacks.curve_logs import TrainingCurveLog, ValidationCurveLog, default_every
 from charkeras.train.callbacks.divergence import DivergenceGuard
+from charkeras.train.callbacks.early_stopping import EarlyStopping
 from charkeras.train.callbacks.progress import TrainingProgress
 from charkeras.train.callbacks.report_refresh import ReportRefresher
 from charkeras.train.callbacks.samples import SamplePrinter
@@ -48,14 +53,18 @@ def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int 
 
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
         force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
-        callbacks=(), strategy=None, auto=None):
+        callbacks=(), strategy=None, auto=None, started: float | None = None,
+        log: str = "auto"):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
     continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it.
     `auto`: the config fields chosen from the corpus (charkeras/train/sizing.py) [default: all of them
     without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
+    `started`: time.monotonic() when the command began, which `train.time_budget` counts from.
+    `log`: how progress is printed with `verbose`: auto, bar or plain (charkeras/train/callbacks/console.py).
     """
+    started = time.monotonic() if started is None else started
     auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
     configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
     run = RunDir(out)
@@ -84,7 +93,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     b, t = config.data.batch_size, config.data.seq_len
     # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
-    val_ds, _ = make_dataset(val_ids, b, t, "validation text")
+    val_ds, val_layout = make_dataset(val_ids, b, t, "validation text")
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
 
@@ -128,12 +137,34 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states), Validation(progress, val_ds),
                      SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])), checkpointer,
                      ReportRefresher(run), *_logging_callbacks(run), *callbacks]
+    stopper = budget = console = None
+    validation_at = next(i for i, c in enumerate(all_callbacks) if isinstance(c, Validation))
+    all_callbacks[validation_at + 1:validation_at + 1] = [  # the step-axis curves of the report
+        ValidationCurveLog(progress), TrainingCurveLog(progress, default_every(total_steps))]
+    val_batches = min(val_layout.batches, config.data.val_batches or val_layout.batches)
+    if config.train.patience:  # after Validation, whose loss it reads
+        stopper = EarlyStopping(progress, config.train.patience)
+        all_callbacks.insert(3, stopper)
+    if config.train.time_budget and not config.train.max_steps:  # not planned yet: plan it now
+        budget = TimeBudget(progress, deadline=started + config.train.time_budget, optimizer=optimizer,
+                            val_batches=val_batches, start_step=start.step,
+                            validation=next(c for c in all_callbacks if isinstance(c, Validation)))
+        all_callbacks.insert(0, budget)
+    if verbose:  # header, progress line and summary, instead of the Keras progress bar
+        console = ConsoleProgress(progress, source=source, corpus_chars=len(corpus), train_chars=len(train_ids),
+                                  val_chars=len(val_ids), val_batches=val_batches, strategy=strategy,
+                                  start_step=start.step, mode=log)
+        all_callbacks.append(console)
     history: dict[str, list] = {}
     try:
         for part in fit_segments(start.step, total_steps, layout.batches):
             data = train_ds.skip(part.skip).take(part.take)
             _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
-                                      callbacks=all_callbacks, verbose=verbose, shuffle=False))
+                                      callbacks=all_callbacks, verbose=0, shuffle=False))
+            if model.stop_training:  # early stopping or the time budget
+                break
+        if console is not None:
+            console.print_summary(stopped=_stop_reason(budget, stopper))
     except KeyboardInterrupt:
         path = checkpointer.save(reason="interrupted")
         print(f"\ninterrupted: saved {path}; continue with: charkeras fit --resume {run.path}")
@@ -147,6 +178,14 @@ def _logging_callbacks(run: RunDir) -> list:
         keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False,
                                     update_freq="epoch"),
     ]
+
+
+def _stop_reason(budget, stopper) -> str | None:
+    if stopper is not None and stopper.stopped_at is not None:
+        return f"stopped early at step {stopper.stopped_at:,} (--patience {stopper.patience})"
+    if budget is not None and budget.stopped_early:
+        return "stopped by the time budget before the planned step"
+    return None
 
 
 def _merge(history: dict, keras_history) -> None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from charkeras.atomic import write_bytes_atomic, write_text_atomic
 from charkeras.data.streams import StreamLayout
 from charkeras.probability import LN2, bits
+from charkeras.train.report_curves import curves_png, read_curves
 from charkeras.train.run_dir import RunDir
 
 REPORT_FILE = "report.html"
@@ -137,7 +138,7 @@ def write_report(run_path, latest_epoch: dict | None = None) -> Path:
     batches = steps_per_epoch(run)
     epochs = read_epochs(run.path, latest_epoch)
     samples = read_samples(run.path)
-    png = plot_png(epochs, batches)
+    png = curves_png(*read_curves(run.path)) or plot_png(epochs, batches)  # step axis when recorded
     if png is not None:
         write_bytes_atomic(run.path / PLOT_FILE, png)
     page = _page(run, config, info, batches, epochs, samples, png)

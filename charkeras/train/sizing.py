@@ -42,7 +42,7 @@ class ModelSize:
 # By training characters. The rows below 1 MB were chosen from measured runs (README); the large-corpus
 # rows keep the shipped Shakespeare model's shape, whose dropout 0.5 is what it was trained with.
 MODEL_TABLE = (
-    ModelSize(100_000, 2, 128, 32, 0.1),
+    ModelSize(100_000, 1, 128, 32, 0.2),
     ModelSize(1_000_000, 2, 256, 64, 0.2),
     ModelSize(10_000_000, 2, 512, 64, 0.3),
     ModelSize(float("inf"), 3, 512, 64, 0.2),
@@ -119,9 +119,9 @@ def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto) -> tuple[Ch
     model = choose_model(config.model, n_train, auto)
     chosen = [name for name in MODEL_FIELDS if name in auto]
     if chosen:
-        row = model_size_for(n_train)
         flags = "/".join("--" + name.replace("_", "-") for name in chosen)
-        notes.append(f"model for {_size(n_train)} of training text: {row.describe()} "
+        picked = ", ".join(f"{name.replace('_', ' ')} {getattr(model, name)}" for name in chosen)
+        notes.append(f"model for {_size(n_train)} of training text: {picked} "
                      f"(README, 'Defaults that fit the corpus'; pass {flags} to choose)")
     return config.replace(model=model, data=data), notes
 

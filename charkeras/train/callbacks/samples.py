@@ -15,12 +15,13 @@ from charkeras.train.callbacks.progress import TrainingProgress, current_step, e
 
 
 class SamplePrinter(keras.callbacks.Callback):
-    """A sample every `sample_every` steps and at every epoch end, seeded by (seed, step)."""
+    """A sample every `sample_every` steps and at epoch ends, seeded by (seed, step)."""
 
     def __init__(self, progress: TrainingProgress, vocab, prime_id: int):
         super().__init__()
         self.progress, self.vocab, self.prime_id = progress, vocab, prime_id
         self._sampler = None
+        self._last_step = None
 
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
@@ -28,9 +29,16 @@ class SamplePrinter(keras.callbacks.Callback):
             self.sample(step)
 
     def on_epoch_end(self, epoch, logs=None):
-        self.sample(current_step(self.model))
+        step, interval = current_step(self.model), self.progress.config.train.sample_every
+        # Epochs shorter than `sample_every` (a small corpus): one epoch-end sample per `sample_every`
+        # steps, not one per epoch, or the samples would bury everything else.
+        if (interval and self.progress.layout.batches < interval and self._last_step is not None
+                and step // interval == self._last_step // interval):
+            return
+        self.sample(step)
 
     def sample(self, step: int) -> str:
+        self._last_step = step
         cfg = self.progress.config
         if self._sampler is None:
             inference = inference_model_from(self.model, cfg.model)

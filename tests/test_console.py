@@ -1,0 +1,50 @@
+"""fit's console: header, plain progress lines without \\r or escape codes, summary with the next commands;
+TensorFlow's C++ chatter filtered from the real CLI's stderr."""
+
+import subprocess
+import sys
+
+import pytest
+from charkeras_cli.main import main
+from charkeras_cli.quiet_stderr import is_noise
+from click.testing import CliRunner
+
+
+@pytest.mark.parametrize("line", [
+    b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    b"I0000 00:00:1795376139.768652   19217 cudart_stub.cc:31] Could not find cuda drivers on your machine",
+    b"E0000 00:00:1795376140.799131   19217 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error",
+    b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+    b"WARNING:absl:Compiled the loaded model, but the compiled metrics have yet to be built.",
+])
+def test_tensorflow_chatter_is_noise(line):
+    assert is_noise(line)
+
+
+@pytest.mark.parametrize("line", [b"error: --units must be >= 1 (got 0)", b"Traceback (most recent call last):",
+                                  b"warning: characters not in the model's vocabulary", b"(seed 5: pass --seed 5)"])
+def test_our_messages_are_not_noise(line):
+    assert not is_noise(line)
+
+
+def test_real_cli_stderr_has_no_tensorflow_chatter(tmp_path):
+    (tmp_path / "c.txt").write_text("hello world\n" * 300)
+    # an error raised after TensorFlow was imported and its devices listed
+    out = subprocess.run([sys.executable, "-c", "from charkeras_cli.main import main; main()", "fit",
+                          str(tmp_path / "c.txt"), "--out", str(tmp_path / "r"), "--batch-size", "500",
+                          "--seq-len", "100"], capture_output=True, text=True, check=False)
+    assert out.returncode == 2 and out.stderr.startswith("error: ") and len(out.stderr.splitlines()) == 1, out.stderr
+
+
+@pytest.mark.slow
+def test_plain_log_has_header_progress_and_summary(shakespeare_slice, tmp_path):
+    result = CliRunner().invoke(main, [
+        "fit", str(shakespeare_slice), "--out", str(tmp_path / "r"), "--units", "8", "--layers", "1",
+        "--embedding-dim", "4", "--epochs", "2", "--sample-every", "0", "--log", "plain"])
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "\r" not in out and "\x1b" not in out and "━" not in out
+    for fragment in ("corpus", "vocabulary", "parameters", "steps/epoch", "device", "CPU"):
+        assert fragment in out.split("step ")[0] or fragment in out, fragment
+    assert "done: step" in out and "best val loss" in out and "next:" in out
+    assert f"charkeras generate {tmp_path / 'r'}" in out and "--baseline ngram" in out
