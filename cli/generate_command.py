@@ -16,6 +16,8 @@ from charkeras_cli.arguments import MODEL_HELP, model_argument, resolve_model, r
 
 from charkeras.errors import require
 from charkeras.runtime.char_model import check_generate_args
+from charkeras.runtime.limits import check_threads
+from charkeras.text.vocabulary import check_unicode
 
 
 @click.command(epilog=MODEL_HELP)
@@ -30,7 +32,7 @@ from charkeras.runtime.char_model import check_generate_args
 @runtime_options()
 @click.option("--threads", type=int, default=None,
               help="Threads: TensorFlow's [default: 1 for a single sample, all cores for --num-samples > 1] "
-                   "or LiteRT's [default: the cores, at most 4].")
+                   "or LiteRT's [default: the cores, at most 4]; at most 4 per core.")
 def generate(model, model_option, n, prime, temperature, top_k, seed, num_samples, runtime, precision,
              checkpoint, threads):
     """Generate text from MODEL."""
@@ -42,8 +44,10 @@ def generate(model, model_option, n, prime, temperature, top_k, seed, num_sample
     if not seed_given:
         seed = secrets.randbelow(2**31)
     check_generate_args(n, temperature, top_k, seed, num_samples)
+    check_unicode(prime, "--prime")  # bytes that are not UTF-8: refused, not guessed (README, guarantees)
     require(threads is None or threads >= 0,
             f"--threads must be >= 0 (got {threads}); 0 means the runtime's default")
+    check_threads(threads)
     runtime = resolve_runtime(model_kind(model_path)[0], runtime, precision)
     if runtime != "tflite":
         from charkeras.threads import configure_generation_threads  # TensorFlow: only for these runtimes

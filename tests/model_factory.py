@@ -14,15 +14,12 @@ TEXT = (REPO / "data" / "tinyshakespeare.txt").read_text(encoding="utf-8")[:3000
 
 def random_step_model(vocab, units=16, layers=2, embedding_dim=8, seed=0, sharpen=6.0):
     """(step model, CharConfig) with seeded random weights."""
-    import keras
-
     from charkeras.config import CharConfig
     from charkeras.model.networks import build_inference_model
 
     cfg = CharConfig().replace(model={"units": units, "layers": layers, "embedding_dim": embedding_dim,
                                       "vocab_size": len(vocab)})
-    keras.utils.set_random_seed(seed)
-    step = build_inference_model(cfg.model)
+    step = build_inference_model(cfg.model, seed=seed)
     dense = step.get_layer("logits")
     kernel, bias = dense.get_weights()
     dense.set_weights([kernel * sharpen, bias])

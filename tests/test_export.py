@@ -249,20 +249,23 @@ def test_saved_model_cli_runs_the_generate_signature(exported, loaded):
 
 
 def test_export_refuses_to_replace_what_it_should_not(tmp_path):
-    from charkeras.exporting.writer import _check_target
+    from charkeras.artifact.layout import check_export_target
 
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("mine")
-    with pytest.raises(ExportError, match="not a charkeras export"):
-        _check_target(tmp_path / "notes", force=True)
+    with pytest.raises(ExportError, match="not a charkeras export.*--force"):
+        check_export_target(tmp_path / "notes", force=False)
+    assert check_export_target(tmp_path / "notes", force=True) is False  # --force: replace a non-export
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    with pytest.raises(ExportError, match="training run"):
+        check_export_target(tmp_path / "run", force=True)  # never a training run, even with --force
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "card.json").write_text("{}")
-    with pytest.raises(ExportError, match="--force"):
-        _check_target(tmp_path / "old", force=False)
-    _check_target(tmp_path / "old", force=True)
+    assert check_export_target(tmp_path / "old", force=False) is True  # an export: add a version
     (tmp_path / "file").write_text("x")
     with pytest.raises(ExportError, match="is a file"):
-        _check_target(tmp_path / "file", force=True)
+        check_export_target(tmp_path / "file", force=True)
 
 
 def test_a_failed_export_leaves_the_previous_export_untouched(tmp_path, monkeypatch):
@@ -382,7 +385,7 @@ def test_rebuilding_an_export_whose_card_does_not_match_its_weights_fails_clearl
     broken = tmp_path / "broken"
     shutil.copytree(exported[0], broken)
     card = json.loads((broken / "card.json").read_text(encoding="utf-8"))
-    card["config"]["model"]["units"] = 32
+    card["config"]["model"]["units"] = card["units"] = 32  # consistent, so only the weights disagree
     (broken / "card.json").write_text(json.dumps(card), encoding="utf-8")
     with pytest.raises(ModelLoadError, match="does not match its card.json"):
         export(broken, tmp_path / "out")

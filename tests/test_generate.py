@@ -167,8 +167,9 @@ def test_cli_export_and_generate_from_run_and_export(run_and_export):
     out_export = cli("generate", str(export_path), "--n", "50", "--prime", "ROMEO:", "--seed", "7")
     assert out_run.exit_code == out_export.exit_code == 0, out_run.output + out_export.output
     assert out_run.stdout == out_export.stdout and out_run.stdout.startswith("ROMEO:")
-    again = cli("export", str(run_path), "--out", str(export_path))
-    assert again.exit_code == 2 and "--force" in again.stderr
+    again = cli("export", str(run_path), "--out", str(export_path))  # exporting again adds version 2
+    assert again.exit_code == 0, again.output
+    assert sorted(p.name for p in export_path.iterdir() if p.name.isdigit()) == ["1", "2"]
     info = cli("info", str(export_path))
     assert info.exit_code == 0
     card = json.loads((export_path / "card.json").read_text(encoding="utf-8"))

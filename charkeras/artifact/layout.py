@@ -1,6 +1,7 @@
 """Where things are in an export (a TF Serving model base path) and how to tell an export from a run.
 
-    NAME/1/                 SavedModel (integer version directory; TF Serving serves the highest)
+    NAME/1/                 SavedModel (integer version directory; TF Serving serves the highest;
+                            exporting again into NAME adds NAME/2/, ... and keeps the newest few)
     NAME/model.tflite       float32 `step` signature
     NAME/model_fp16.tflite  float16 weights
     NAME/model_int8.tflite  dynamic-range int8 weights (only when exported with --quantize int8)
@@ -11,14 +12,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from charkeras.errors import ModelLoadError
+from charkeras.errors import ExportError, ModelLoadError
 from charkeras.train.run_dir import CONFIG_FILE
 
 CARD_FILE = "card.json"
-VERSION_DIR = "1"  # the version directory an export writes
+VERSION_DIR = "1"  # the version directory a first export writes; re-exports add the next integer
 TFLITE_FILES = {"float32": "model.tflite", "fp16": "model_fp16.tflite", "int8": "model_int8.tflite"}
 PRECISIONS = tuple(TFLITE_FILES)  # --precision choices: which .tflite file runs
 QUANTIZE_CHOICES = ("int8",)  # precisions written only when asked for
+DEFAULT_KEEP_VERSIONS = 3  # version directories an export base path keeps (the newest)
+
+
+def version_numbers(base: Path) -> list[int]:
+    """The integer version directories of an export base path, lowest first (complete or not)."""
+    base = Path(base)
+    if not base.is_dir():
+        return []
+    return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir())
 
 
 def version_dir(base: Path) -> Path:
@@ -44,3 +54,23 @@ def model_kind(path) -> tuple[str, Path]:
         return "run", path
     raise ModelLoadError(f"{path} is neither a charkeras export (card.json + 1/saved_model.pb) "
                          "nor a training run (config.json)")
+
+
+def check_export_target(out: Path, force: bool) -> bool:
+    """True when `out` holds an export (a new export becomes its next version); False when `out` is free
+    for a first export: missing, empty, or (with force) a directory that is not an export. Raises
+    ExportError for a file, a training run, or another directory without force. Writes nothing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out} is a file, not a directory")
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    if (out / CARD_FILE).is_file():
+        return True
+    if (out / CONFIG_FILE).is_file():
+        raise ExportError(f"--out {out} is a training run; an export needs its own directory "
+                          "(e.g. --out saved_models/NAME)")
+    if not force:
+        raise ExportError(f"--out {out} is a non-empty directory that is not a charkeras export; choose another "
+                          "--out, or pass --force to replace it (its files are deleted)")
+    return False

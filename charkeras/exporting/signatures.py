@@ -7,6 +7,7 @@ in memory (charkeras/runtime/signature_model.py), so a run and its export run th
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from charkeras.model.step_functions import inference_model_step_fn, written_out_step_fn
@@ -15,9 +16,16 @@ from charkeras.text.vocabulary import Vocabulary
 
 
 def text_vectorization(vocab: Vocabulary):
-    """The Keras layer that maps a string to ids with `vocab` (character split, no standardize)."""
+    """The Keras layer that maps a string to ids with `vocab` (character split, no standardize).
+
+    The vocabulary goes in as an object array: Keras turns a list into a fixed-width numpy string
+    array, which drops trailing NUL characters, so a corpus character "\x00" became "" (the padding
+    token) and the layer refused the vocabulary ("Found reserved mask token"). An object array keeps
+    every character as it is.
+    """
     return keras.layers.TextVectorization(
-        standardize=None, split="character", vocabulary=vocab.chars, output_mode="int", name="vectorize"
+        standardize=None, split="character", vocabulary=np.array(vocab.chars, dtype=object), output_mode="int",
+        name="vectorize"
     )
 
 

@@ -2,20 +2,38 @@
 
 The layout is charkeras/artifact/layout.py's. Everything is traced from the inference model
 (LSTMCells, pure CPU graph code), never from the training model, so an export made on a GPU machine
-loads on a CPU one. The whole directory is built beside the target and renamed into place: a failed
-export leaves no half-written model.
+loads on a CPU one. A first export is built beside the target and renamed into place; exporting
+again into an export adds the next integer version directory, renamed into place whole, then
+replaces the .tflite files and card.json one atomic rename each (the card last) and keeps the newest
+`keep_versions` versions. A failed export leaves no half-written model.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from charkeras.artifact.layout import CARD_FILE, QUANTIZE_CHOICES, TFLITE_FILES, VERSION_DIR, model_kind
+import tensorflow as tf
+
+from charkeras.artifact.layout import (
+    CARD_FILE,
+    DEFAULT_KEEP_VERSIONS,
+    QUANTIZE_CHOICES,
+    TFLITE_FILES,
+    VERSION_DIR,
+    check_export_target,
+    model_kind,
+    version_numbers,
+)
 from charkeras.atomic import atomic_directory
 from charkeras.config import CharConfig
-from charkeras.errors import ExportError
+from charkeras.errors import ExportError, require
 from charkeras.exporting.from_export import inference_model_from_export
 from charkeras.exporting.model_card import model_card
 from charkeras.exporting.saved_model import write_saved_model
@@ -30,13 +48,16 @@ from charkeras.train.summary import run_summary
 
 
 def export(source, out, *, quantize: str | None = None, checkpoint: str = "best", force: bool = False,
-           verbose: bool = False) -> Path:
+           keep_versions: int = DEFAULT_KEEP_VERSIONS, verbose: bool = False) -> Path:
     """Export the training run `source` to the model base path `out`; returns `out`.
 
     `source` may also be an export: it is rebuilt from its own weights by this version of charkeras
-    (current graphs, optionally an int8 file), keeping its card's training facts.
+    (current graphs, optionally an int8 file), keeping its card's training facts. Exporting into an
+    existing export adds its next version (see `export_model`).
     """
     kind, base = model_kind(source)
+    _check_keep_versions(keep_versions)
+    check_export_target(Path(out), force)  # before the model loads: a bad --out fails at once
     if kind == "export":
         if checkpoint != "best":
             raise ExportError("--checkpoint picks a checkpoint of a training run; the source is an export")
@@ -47,7 +68,7 @@ def export(source, out, *, quantize: str | None = None, checkpoint: str = "best"
         model, config, vocab, chosen = inference_model_from_run(base, checkpoint)
         training = training_facts(run, chosen)
     return export_model(model, config, vocab, out, training=training, quantize=quantize,
-                        force=force, verbose=verbose)
+                        force=force, keep_versions=keep_versions, verbose=verbose)
 
 
 def training_facts(run: RunDir, checkpoint: Path) -> dict:
@@ -66,31 +87,74 @@ def training_facts(run: RunDir, checkpoint: Path) -> dict:
 
 
 def export_model(inference_model, config: CharConfig, vocab: Vocabulary, out, *, training: dict | None = None,
-                 quantize: str | None = None, force: bool = False, verbose: bool = False) -> Path:
-    """Write the export of an inference model (weights already set) to `out` atomically; returns `out`."""
+                 quantize: str | None = None, force: bool = False, keep_versions: int = DEFAULT_KEEP_VERSIONS,
+                 verbose: bool = False) -> Path:
+    """Write the export of an inference model (weights already set) to `out`; returns `out`.
+
+    A new `out` gets version 1, built beside it and renamed into place. An existing export gets the
+    next integer version directory, renamed in whole (TF Serving picks it up while serving), then its
+    .tflite files and card.json, each replaced atomically (the card last); only the newest
+    `keep_versions` version directories are kept. `force` replaces a directory that is not an export
+    (never a training run). A failed export leaves `out` as it was.
+    """
     out = Path(out)
-    _check_target(out, force)
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise ExportError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)} (got {quantize!r})")
+    _check_keep_versions(keep_versions)
+    if not check_export_target(out, force):
+        with atomic_directory(out) as tmp:
+            _write_export(tmp, VERSION_DIR, inference_model, config, vocab, training, quantize, verbose)
+        return out
+    with _export_lock(out):
+        for stale in out.glob(".export-*.tmp"):  # left by a killed export; the lock says none is running
+            shutil.rmtree(stale, ignore_errors=True)
+        version = str(max(version_numbers(out), default=0) + 1)
+        tmp = Path(tempfile.mkdtemp(prefix=".export-", suffix=".tmp", dir=out))
+        try:
+            lite = _write_export(tmp, version, inference_model, config, vocab, training, quantize, verbose)
+            os.replace(tmp / version, out / version)
+            for name in lite:
+                os.replace(tmp / name, out / name)
+            for name in set(TFLITE_FILES.values()) - set(lite):  # e.g. an int8 file of the previous export
+                (out / name).unlink(missing_ok=True)
+            os.replace(tmp / CARD_FILE, out / CARD_FILE)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for old in version_numbers(out)[:-keep_versions]:
+            shutil.rmtree(out / str(old), ignore_errors=True)
+    _log(verbose, f"wrote version {version} of {out}")
+    return out
+
+
+def _write_export(tmp: Path, version: str, inference_model, config: CharConfig, vocab: Vocabulary,
+                  training: dict | None, quantize: str | None, verbose: bool) -> dict:
+    """SavedModel in tmp/version, the .tflite files and card.json in tmp; returns the card's tflite facts."""
     cfg = config.model
     started = time.monotonic()
-    with atomic_directory(out) as tmp:
-        saved_model = tmp / VERSION_DIR
+    saved_model = tmp / version
+    try:
         write_saved_model(inference_model, vocab, cfg.layers, cfg.units, saved_model)
-        _log(verbose, f"SavedModel written ({time.monotonic() - started:.1f} s)")
-        variants = ["float32", "fp16"] + ([quantize] if quantize else [])
-        lite = {}
-        for variant in variants:
-            path = tmp / TFLITE_FILES[variant]
-            path.write_bytes(convert_tflite(saved_model, variant))
-            lite[TFLITE_FILES[variant]] = {"variant": variant, "bytes": path.stat().st_size}
-        checks = check_tflite(saved_model, {TFLITE_FILES[v]: tmp / TFLITE_FILES[v] for v in variants}, vocab)
-        for name, result in checks.items():
-            lite[name].update(result)
-        _log(verbose, f"TFLite written and checked ({time.monotonic() - started:.1f} s)")
-        card = model_card(config, vocab, count_params(inference_model), training, lite)
-        (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return out
+    except (tf.errors.ResourceExhaustedError, tf.errors.PermissionDeniedError) as exc:
+        # TensorFlow's own file writes report a full disk or a permission this way, not as OSError
+        text = str(exc)
+        reason = ("No space left on device (free some space or export somewhere else)" if "No space left" in text
+                  else "permission denied" if isinstance(exc, tf.errors.PermissionDeniedError)
+                  else (text.strip().splitlines() or [type(exc).__name__])[0])
+        raise ExportError(f"cannot write the SavedModel in {tmp.parent}: {reason}") from None
+    _log(verbose, f"SavedModel written ({time.monotonic() - started:.1f} s)")
+    variants = ["float32", "fp16"] + ([quantize] if quantize else [])
+    lite = {}
+    for variant in variants:
+        path = tmp / TFLITE_FILES[variant]
+        path.write_bytes(convert_tflite(saved_model, variant))
+        lite[TFLITE_FILES[variant]] = {"variant": variant, "bytes": path.stat().st_size}
+    checks = check_tflite(saved_model, {TFLITE_FILES[v]: tmp / TFLITE_FILES[v] for v in variants}, vocab)
+    for name, result in checks.items():
+        lite[name].update(result)
+    _log(verbose, f"TFLite written and checked ({time.monotonic() - started:.1f} s)")
+    card = model_card(config, vocab, count_params(inference_model), training, lite, version)
+    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return lite
 
 
 def _log(verbose: bool, message: str) -> None:
@@ -98,14 +162,21 @@ def _log(verbose: bool, message: str) -> None:
         print(message, flush=True)
 
 
-def _check_target(out: Path, force: bool) -> None:
-    """Replace an earlier export only with force, and never a directory that is not an export."""
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out} is a file, not a directory")
-    if not out.is_dir() or not any(out.iterdir()):
-        return
-    if not (out / CARD_FILE).is_file():
-        raise ExportError(f"--out {out} is a non-empty directory that is not a charkeras export; "
-                          "choose another --out")
-    if not force:
-        raise ExportError(f"{out} already holds an export: pass --force to replace it")
+def _check_keep_versions(keep_versions) -> None:
+    require(isinstance(keep_versions, int) and keep_versions >= 1,
+            f"--keep-versions must be >= 1 (got {keep_versions})", ExportError)
+
+
+@contextlib.contextmanager
+def _export_lock(out: Path):
+    """Hold an exclusive lock on the export directory itself (no lock file in a served base path), so two
+    exports into one base path cannot pick the same version or delete each other's temporary files."""
+    fd = os.open(out, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(f"another export is writing into {out}; wait for it to finish") from None
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from charkeras.errors import require
-from charkeras.text.vocabulary import UNK_ID, Vocabulary
+from charkeras.runtime.limits import check_generation_memory, check_sizes
+from charkeras.text.vocabulary import UNK_ID, Vocabulary, check_unicode
 
 _INT32_MAX = 2**31 - 1
 
@@ -30,6 +31,7 @@ def check_generate_args(n: int, temperature: float, top_k: int, seed: int, num_s
     require(top_k >= 0, f"--top-k must be >= 0 (got {top_k}); 0 means no top-k cut")
     require(num_samples >= 1, f"--num-samples must be >= 1 (got {num_samples})")
     require(-_INT32_MAX - 1 <= seed <= _INT32_MAX, f"--seed must fit in 32 bits (got {seed})")
+    check_sizes(n, num_samples, top_k)
 
 
 class CharModel:
@@ -64,6 +66,8 @@ class CharModel:
         Returns a string, or a list of `num_samples` strings sampled in one batch when num_samples > 1.
         """
         check_generate_args(n, temperature, top_k, seed, num_samples)
+        check_generation_memory(int(n), int(num_samples), self.layers, self.units, len(self.vocab))
+        check_unicode(prime, "--prime")
         self.warn_unknown(prime)
         texts = self._generate(int(n), prime, float(temperature), int(top_k), int(seed), int(num_samples))
         return texts[0] if num_samples == 1 else texts
@@ -81,6 +85,8 @@ class CharModel:
         return self.vocab.encode(prime) if prime else np.array([self.vocab.start_id], np.int32)
 
     def warn_unknown(self, text: str) -> None:
+        """Warn once per character the vocabulary lacks; every runtime's score passes its text here."""
+        check_unicode(text, "the text")
         new = [ch for ch in self.vocab.unknown_chars(text) if ch not in self._warned]
         if new:
             self._warned.update(new)

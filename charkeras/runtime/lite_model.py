@@ -15,14 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from charkeras.artifact.layout import PRECISIONS, TFLITE_FILES
+from charkeras.artifact.schema import check_model_fits_card
 from charkeras.errors import ModelLoadError, RuntimeMissing, require
 from charkeras.machine import cpu_cores
 from charkeras.probability import log_softmax
 from charkeras.runtime.char_model import CharModel
+from charkeras.runtime.limits import check_threads
 from charkeras.sampling.numpy_sampler import gumbel_noise, sample_next_numpy
 
 INSTALL_HINT = "pip install ai-edge-litert (or: pip install 'charkeras[lite]')"
 _NOISE_BLOCK = 64  # characters whose sampling noise is computed in one numpy pass
+_NOISE_BLOCK_VALUES = 1 << 22  # at most this many noise values (float64) per pass
 # XNNPACK splits a step's matrix-vector products across threads: a 2x512 step took 111 us with 2
 # threads against 170 us with 1 on a 2-core machine; a tiny model is no slower. More than 4 threads
 # did not pay on one step's small products.
@@ -34,6 +37,7 @@ def default_threads() -> int:
 
 
 def make_interpreter(path: Path, threads: int | None = None):
+    check_threads(threads)
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
@@ -56,6 +60,9 @@ class LiteCharModel(CharModel):
         self._out = {name: d["index"] for name, d in runner.get_output_details().items()}
         if set(self._in) != {"char_id", "state"} or set(self._out) != {"logits", "state"}:
             raise ModelLoadError(f"{model_path} does not have the contract's step signature")
+        outputs = runner.get_output_details()
+        check_model_fits_card(str(model_path), len(vocab), self.layers, self.units,
+                              outputs["logits"]["shape_signature"], outputs["state"]["shape_signature"])
         self._batch = None
 
     @classmethod
@@ -93,11 +100,15 @@ class LiteCharModel(CharModel):
             logits, state = self.step(prime_ids[:, i], state)
         out = np.empty((batch, n), np.int32)
         noise = None
+        # Characters per noise block: fewer for big batches, so the float64 block stays near 32 MB
+        # (100,000 samples at 64 characters a block took 11 GB). Each character's noise depends only
+        # on (seed, its position), so the block size never changes the text.
+        block = max(1, min(_NOISE_BLOCK, _NOISE_BLOCK_VALUES // (batch * logits.shape[-1])))
         for i in range(n):
-            if np.float32(temperature) > 0 and i % _NOISE_BLOCK == 0:
-                count = min(_NOISE_BLOCK, n - i)
+            if np.float32(temperature) > 0 and i % block == 0:
+                count = min(block, n - i)
                 noise = gumbel_noise((seed, 0), i, count, batch, logits.shape[-1])  # seed s means [s, 0]
-            char_noise = None if noise is None else noise[i % _NOISE_BLOCK]
+            char_noise = None if noise is None else noise[i % block]
             out[:, i] = ids = sample_next_numpy(logits, temperature, top_k, char_noise)
             if i + 1 < n:
                 logits, state = self.step(ids, state)

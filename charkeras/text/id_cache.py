@@ -77,12 +77,18 @@ def _cached_or_built(source, digest, encoding, cache_dir, text_chunks) -> Corpus
         vocab, chars = _count(text_chunks())
         if not chars:
             raise CorpusError(f"corpus {source} is empty")
-        entry.mkdir(parents=True, exist_ok=True)
-        _encode_into(entry / "ids.npy", text_chunks(), vocab, chars)
-        vocab.save(entry / "vocab.json")
-        # meta.json last: its presence with the right sha256 marks the entry complete.
-        write_text_atomic(entry / "meta.json", json.dumps({"sha256": digest, "chars": chars}))
+        try:
+            entry.mkdir(parents=True, exist_ok=True)
+            _encode_into(entry / "ids.npy", text_chunks(), vocab, chars)
+            vocab.save(entry / "vocab.json")
+            # meta.json last: its presence with the right sha256 marks the entry complete.
+            write_text_atomic(entry / "meta.json", json.dumps({"sha256": digest, "chars": chars}))
+        except OSError as exc:  # read-only, full, or a file where a directory should be
+            raise CorpusError(f"cannot write the corpus cache {exc.filename or entry}: {exc.strerror or exc}; "
+                              "pass --cache-dir DIR (or set CHARKERAS_CACHE) to a writable directory") from None
         cached = _read_cache(entry, digest)
+        if cached is None:
+            raise CorpusError(f"the corpus cache {entry} cannot be read back after writing it; remove it and retry")
     ids, vocab = cached
     return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
 
@@ -103,6 +109,11 @@ def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     ids = np.lib.format.open_memmap(tmp, mode="w+", dtype=vocab.id_dtype, shape=(chars,))
     try:
+        # Reserve the file's blocks first: writing a sparse memory map on a full disk kills the
+        # process with SIGBUS, where this fails with ENOSPC.
+        if hasattr(os, "posix_fallocate"):  # Linux; elsewhere a full disk may still end the process
+            with open(tmp, "rb+") as f:
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
         at = 0
         for chunk in chunks:
             for start in range(0, len(chunk), _CHUNK_CHARS):

@@ -44,12 +44,22 @@ def read_text(source: str | os.PathLike, encoding: str = "utf-8", max_chars: int
 
 def text_files(path: Path) -> list[Path]:
     """[path] for a file; for a directory its files in name order, hidden ones left out."""
-    if path.is_file():
-        return [path]
-    files = sorted(p for p in path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.parts))
+    try:
+        if path.is_file():
+            return [path]
+        if not path.is_dir():  # a FIFO or a device would block or never end
+            raise CorpusError(f"{path} is not a regular file or a directory")
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.parts))
+    except OSError as exc:
+        raise unreadable(path, exc) from None
     if not files:
         raise CorpusError(f"directory {path} holds no files")
     return files
+
+
+def unreadable(path, exc: OSError) -> CorpusError:
+    """The one message for a text that exists but cannot be read (permissions, I/O errors, /proc files)."""
+    return CorpusError(f"cannot read {exc.filename or path}: {exc.strerror or exc}")
 
 
 def sha256_of_files(root: Path, files: list[Path]) -> str:
@@ -57,10 +67,13 @@ def sha256_of_files(root: Path, files: list[Path]) -> str:
     h = hashlib.sha256()
     for f in files:
         if root.is_dir():
-            h.update(str(f.relative_to(root)).encode("utf-8") + b"\0")
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 24), b""):
-                h.update(block)
+            h.update(str(f.relative_to(root)).encode("utf-8", "surrogateescape") + b"\0")
+        try:
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 24), b""):
+                    h.update(block)
+        except OSError as exc:
+            raise unreadable(f, exc) from None
     return h.hexdigest()
 
 
@@ -80,9 +93,16 @@ def iter_decoded(files: list[Path], encoding: str):
         previous_end = ""
         decoder = codecs.getincrementaldecoder(encoding)()
         position = 0
-        with open(f, "rb") as fh:
+        try:
+            fh = open(f, "rb")  # noqa: SIM115 - closed below; reads are wrapped for their OSError too
+        except OSError as exc:
+            raise unreadable(f, exc) from None
+        with fh:
             while True:
-                block = fh.read(_BLOCK_BYTES)
+                try:
+                    block = fh.read(_BLOCK_BYTES)
+                except OSError as exc:
+                    raise unreadable(f, exc) from None
                 pending = decoder.getstate()[0]
                 try:
                     text = decoder.decode(block, final=not block)
@@ -92,6 +112,9 @@ def iter_decoded(files: list[Path], encoding: str):
                         f"{f} is not valid {encoding} (byte 0x{data[exc.start:exc.start + 1].hex()} at offset "
                         f"{position - len(pending) + exc.start}); pass --encoding with the file's real "
                         "encoding, e.g. --encoding latin-1") from None
+                except UnicodeError as exc:  # codecs such as idna or punycode fail without a position
+                    raise CorpusError(f"{f} cannot be decoded as {encoding} ({exc}); pass --encoding with "
+                                      "the file's real encoding") from None
                 if text:
                     previous_end = text
                     yield text

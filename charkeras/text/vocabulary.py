@@ -91,9 +91,23 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, text: str) -> Vocabulary:
-        tokens = json.loads(text)["tokens"]
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise CorpusError(f"vocabulary is not valid JSON ({exc})") from None
+        return cls.from_tokens(data.get("tokens") if isinstance(data, dict) else None)
+
+    @classmethod
+    def from_tokens(cls, tokens) -> Vocabulary:
+        """From the stored token list (padding, unknown, then single characters), checked."""
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise CorpusError("vocabulary must be a list of strings under \"tokens\"")
         if tokens[:2] != [PAD_TOKEN, UNK_TOKEN]:
             raise CorpusError("vocabulary file must start with the padding and unknown tokens")
+        if len(tokens) < 3:
+            raise CorpusError("vocabulary has no characters")
+        if any(0xD800 <= ord(t) <= 0xDFFF for t in tokens[2:] if len(t) == 1):
+            raise CorpusError("vocabulary holds a lone surrogate, which is not a character")
         return cls(tokens[2:])
 
     def save(self, path: Path) -> None:
@@ -101,12 +115,39 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
-        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+        """The vocabulary saved in `path`; a damaged file raises CorpusError (OSError if unreadable)."""
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise CorpusError(f"{path} is not UTF-8 text: the file is damaged") from None
+        try:
+            return cls.from_json(text)
+        except CorpusError as exc:
+            raise CorpusError(f"{path}: {exc}") from None
+
+
+def check_unicode(text: str, what: str) -> None:
+    """Refuse text that is not a sequence of Unicode characters: lone surrogates, which is what bytes
+    that are not UTF-8 become in a command-line argument (Python's surrogateescape), e.g. `--prime $'\\xff'`.
+    Such text cannot be encoded, by TensorFlow or here, so it is an error rather than a guess."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = ord(text[exc.start])
+        if 0xDC80 <= bad <= 0xDCFF:
+            raise CorpusError(f"{what} is not valid UTF-8 (byte 0x{bad - 0xDC00:02x} at character {exc.start}): "
+                              "give it in UTF-8 (check the terminal's or the script's encoding)") from None
+        raise CorpusError(f"{what} holds a lone surrogate U+{bad:04X} at character {exc.start}, "
+                          "which is not a character") from None
 
 
 def code_points(text: str) -> np.ndarray:
     """The Unicode code points of `text` as a uint32 array (UTF-32 is one unit per code point)."""
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    try:
+        return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    except UnicodeEncodeError:  # lone surrogates, e.g. from --encoding unicode_escape or a raw argument
+        check_unicode(text, "the text")
+        raise
 
 
 def count_code_points(text: str) -> np.ndarray:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,9 @@ import numpy as np
 from charkeras.atomic import atomic_directory
 from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
+from charkeras.schema import read_json
 from charkeras.train.run_dir import BEST, RunDir
+from charkeras.train.run_files import check_meta
 
 
 @dataclass
@@ -54,25 +58,28 @@ def save_checkpoint(path: Path, model, optimizer, states: list[np.ndarray], meta
 
 
 def read_meta(path: Path) -> dict:
-    try:
-        return json.loads((Path(path) / "meta.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"checkpoint {path} is unreadable: {exc}") from None
+    """A checkpoint's meta.json, schema-checked (charkeras/train/run_files.py)."""
+    meta = Path(path) / "meta.json"
+    return check_meta(read_json(meta, RunDirError, f"checkpoint {meta}"), meta)
 
 
 def load_checkpoint(path: Path, model, optimizer=None) -> tuple[CheckpointMeta, list[np.ndarray]]:
     """Assign the checkpoint's model (and optimizer) variables; returns its meta and carried states."""
     info = read_meta(path)
     try:
-        data = np.load(Path(path) / "variables.npz")
-    except (OSError, ValueError) as exc:
-        raise RunDirError(f"checkpoint {path} is unreadable: {exc}") from None
+        # Every array is read here, so a truncated or zero-byte file fails before any variable changes.
+        with np.load(Path(path) / "variables.npz") as npz:
+            data = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise RunDirError(f"checkpoint {path}/variables.npz is unreadable ({reason}); remove that checkpoint "
+                          "directory to use an earlier one") from None
     _assign(model.variables, data, "model", info["model_variables"], path)
     if optimizer is not None:
         if not optimizer.variables:
             optimizer.build(model.trainable_variables)
         _assign(optimizer.variables, data, "optimizer", info["optimizer_variables"], path)
-    states = [data[f"state/{i}"] for i in range(sum(k.startswith("state/") for k in data.files))]
+    states = [data[f"state/{i}"] for i in range(sum(k.startswith("state/") for k in data))]
     meta = CheckpointMeta(step=info["step"], val_loss=info["val_loss"], train_seconds=info["train_seconds"])
     return meta, states
 
@@ -87,7 +94,9 @@ def _assign(variables, data, prefix: str, saved_paths: list[str], path: Path) ->
     if paths != [_generic(p) for p in saved_paths]:
         raise RunDirError(f"checkpoint {path} does not match this model ({prefix} variables differ)")
     for i, var in enumerate(variables):
-        value = data[f"{prefix}/{i}"]
+        value = data.get(f"{prefix}/{i}")
+        if value is None:
+            raise RunDirError(f"checkpoint {path} has no {prefix}/{i} ({var.path}): the file is damaged")
         if tuple(value.shape) != tuple(var.shape):
             raise RunDirError(f"checkpoint {path}: {var.path} has shape {value.shape}, model wants {var.shape}")
         var.assign(value)

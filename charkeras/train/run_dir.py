@@ -15,6 +15,7 @@ from charkeras.atomic import write_text_atomic
 from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
 from charkeras.text.vocabulary import Vocabulary
+from charkeras.train.run_files import read_config_file, read_run_info_file, read_vocab_file
 
 CONFIG_FILE = "config.json"
 VOCAB_FILE = "vocab.json"
@@ -65,13 +66,14 @@ class RunDir:
     def read_config(self) -> CharConfig:
         if not self.exists():
             raise RunDirError(f"{self.path} is not a charkeras run (no {CONFIG_FILE})")
-        return CharConfig.from_json((self.path / CONFIG_FILE).read_text())
+        return read_config_file(self.path / CONFIG_FILE)  # schema-checked: charkeras/train/run_files.py
 
-    def read_vocab(self) -> Vocabulary:
-        return Vocabulary.load(self.path / VOCAB_FILE)
+    def read_vocab(self, vocab_size: int | None = None) -> Vocabulary:
+        """vocab.json; pass config.model.vocab_size to refuse a vocabulary that does not fit the weights."""
+        return read_vocab_file(self.path / VOCAB_FILE, vocab_size)
 
     def read_run_info(self) -> dict:
-        return json.loads((self.path / RUN_FILE).read_text())
+        return read_run_info_file(self.path / RUN_FILE)
 
     def list_checkpoints(self) -> list[Path]:
         if not self.checkpoints.is_dir():

@@ -31,7 +31,7 @@ def inference_model_from_run(run_path, checkpoint: str | os.PathLike = "best"):
     """(inference model, config, vocab, checkpoint path) of one checkpoint of the run in `run_path`."""
     run = RunDir(run_path)
     config = run.read_config()
-    vocab = run.read_vocab()
+    vocab = run.read_vocab(config.model.vocab_size)  # a vocabulary that does not fit the weights: error
     chosen = choose_checkpoint(run, checkpoint)
     # The training model is built only to read the checkpoint; its batch size matches the one saved.
     training = build_training_model(config.model, config.data.batch_size, seed=config.train.seed)
