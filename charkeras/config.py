@@ -16,6 +16,8 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 OPTIMIZERS = ("adam", "adamw", "rmsprop")
 # auto: the fused CPU layer (charkeras/fast_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
 LSTM_IMPLS = ("auto", "keras", "fused")
+# Training seeds travel as int32 (the samples' stateless seed [seed, step], the dropout seed generators).
+SEED_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class TrainConfig:
         require(self.warmup_steps >= 0, f"--warmup-steps must be >= 0 (got {self.warmup_steps})")
         require(self.weight_decay >= 0, f"--weight-decay must be >= 0 (got {self.weight_decay})")
         require(self.clipnorm > 0, f"--clipnorm must be > 0 (got {self.clipnorm})")
+        require(0 <= self.seed <= SEED_MAX, f"--seed must be in [0, {SEED_MAX}] (got {self.seed})")
         require(self.checkpoint_every >= 0, f"--checkpoint-every must be >= 0 (got {self.checkpoint_every})")
         require(self.keep_checkpoints >= 1, f"--keep-checkpoints must be >= 1 (got {self.keep_checkpoints})")
         require(self.val_every >= 0, f"--val-every must be >= 0 (got {self.val_every})")
@@ -129,6 +132,10 @@ class CharConfig:
     @classmethod
     def from_dict(cls, data: dict) -> CharConfig:
         sections = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config must be a JSON object of sections {', '.join(sections)}")
+        for name, kind in sections.items():
+            _check_field_types(name, kind, data.get(name, {}))
         try:
             return cls(**{name: kind(**data.get(name, {})) for name, kind in sections.items()})
         except TypeError as exc:  # unknown or misspelt field in a hand-edited config.json
@@ -137,3 +144,18 @@ class CharConfig:
     @classmethod
     def from_json(cls, text: str) -> CharConfig:
         return cls.from_dict(json.loads(text))
+
+
+_JSON_TYPES = {"int": ((int,), "an integer"), "float": ((int, float), "a number"), "str": ((str,), "a string")}
+
+
+def _check_field_types(name: str, kind, values) -> None:
+    """A stored section's values have their field's JSON type (a hand-edited "units": "512" is refused
+    here, not by a TypeError deep in training)."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"config section {name} must be an object (got {type(values).__name__})")
+    types = {f.name: _JSON_TYPES.get(f.type) for f in dataclasses.fields(kind)}
+    for key, value in values.items():
+        expected, description = types.get(key) or (None, "")
+        if expected and (isinstance(value, bool) or not isinstance(value, expected)):
+            raise ConfigError(f"config {name}.{key} must be {description} (got {value!r})")

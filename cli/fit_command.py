@@ -93,11 +93,15 @@ _CONFIG_OPTIONS = {
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where encoded corpora are cached [default: $CHARKERAS_CACHE or ~/.cache/charkeras].")
 @click.option("--quiet", is_flag=True, help="No progress bar or samples.")
+@click.option("--thread-settings/--no-thread-settings", "thread_settings", default=True,
+              help="Without a GPU, set TensorFlow's thread pools for training (one thread per op, one op per "
+                   "core; charkeras/threads.py). --no-thread-settings keeps TensorFlow's defaults or your "
+                   "TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS.")
 @click.option("--log", "log_mode", type=click.Choice(LOG_MODES), default="auto",
               help="Progress display: bar (one line redrawn in place), plain (a line every 30 s, for logs "
                    "and pipes), auto (bar on a terminal, else plain).")
 @click.pass_context
-def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode, **options):
+def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode, thread_settings, **options):
     """Train a stateful stacked-LSTM character model on CORPUS.
 
     CORPUS is a UTF-8 text file, a directory of text files, or tfds:NAME[:SPLIT].
@@ -111,7 +115,7 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
             raise RunDirError(f"--resume uses the run's stored config; only --epochs may change (got {flags})")
         epochs_given = ctx.get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         _train(corpus, resume_dir, None, resume=True, epochs=epochs if epochs_given else None,
-               cache_dir=cache_dir, quiet=quiet, log=log_mode)
+               cache_dir=cache_dir, quiet=quiet, log=log_mode, thread_settings=thread_settings)
         return
     if corpus is None:
         raise click.UsageError("give the training text: charkeras fit CORPUS (or --resume RUN)")
@@ -130,15 +134,17 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
         else:
             sections[section][field] = value
     config = CharConfig().replace(**sections).validate()
-    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto, started=started, log=log_mode)
+    _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto, started=started, log=log_mode,
+           thread_settings=thread_settings)
 
 
 def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False,
-           auto=(), started=None, log="auto"):
+           auto=(), started=None, log="auto", thread_settings=True):
     from charkeras.train.driver import fit as fit_model
 
     try:
         fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
-                  verbose=0 if quiet else 1, auto=auto, started=started, log=log)
+                  verbose=0 if quiet else 1, auto=auto, started=started, log=log,
+                  configure_threads=thread_settings)
     except KeyboardInterrupt:
         raise SystemExit(130) from None

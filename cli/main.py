@@ -8,6 +8,7 @@ import os
 import sys
 
 import click
+from charkeras_cli.os_errors import user_message
 from charkeras_cli.quiet_stderr import filter_native_stderr
 
 from charkeras import __version__
@@ -39,6 +40,12 @@ class CharkerasGroup(click.Group):
             return super().invoke(ctx)
         except CharkerasError as exc:
             click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:  # a full or read-only disk, a permission: charkeras_cli/os_errors.py
+            message = user_message(exc)
+            if message is None:
+                raise  # any other OSError is a bug: keep its traceback
+            click.echo(f"error: {message}", err=True)
             sys.exit(2)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from charkeras.artifact.layout import version_dir
+from charkeras.artifact.schema import check_model_fits_card
 from charkeras.errors import ModelLoadError
 from charkeras.exporting.signatures import signature_functions
 from charkeras.runtime.char_model import CharModel
@@ -91,6 +92,9 @@ def load_saved_model(base: Path, card: dict, vocab: Vocabulary) -> CharModel:
     except (LookupError, OSError, ValueError, tf.errors.OpError) as exc:  # truncated variables: IndexError
         first_line = (str(exc).strip().splitlines() or [repr(exc)])[0]
         raise ModelLoadError(f"cannot load the SavedModel in {directory}: {first_line}") from None
+    outputs = functions["step"].structured_outputs
+    check_model_fits_card(str(directory), len(vocab), card["layers"], card["units"],
+                          outputs["logits"].shape, outputs["state"].shape)
     model = SignatureCharModel(functions, vocab, card["layers"], card["units"], card, base)
     model.loaded = loaded  # the signatures' variables live as long as this object
     return model

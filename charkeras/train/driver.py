@@ -54,7 +54,7 @@ def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int 
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
         force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
         callbacks=(), strategy=None, auto=None, started: float | None = None,
-        log: str = "auto"):
+        log: str = "auto", configure_threads: bool = True):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
@@ -63,10 +63,14 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
     `started`: time.monotonic() when the command began, which `train.time_budget` counts from.
     `log`: how progress is printed with `verbose`: auto, bar or plain (charkeras/train/callbacks/console.py).
+    `configure_threads`: on a machine without a GPU, set TensorFlow's thread pools for training
+    (charkeras/threads.py: one thread per op, one op per core) when TensorFlow has not run an op yet.
+    TensorFlow keeps its pools for the rest of the process, so pass False to keep your own settings.
     """
     started = time.monotonic() if started is None else started
     auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
-    configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
+    if configure_threads:
+        configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
     run = RunDir(out)
     if resume:
         config, source, expected_sha = _resolve_resume(run, source, config, epochs)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from charkeras.atomic import write_bytes_atomic, write_text_atomic
 from charkeras.data.streams import StreamLayout
+from charkeras.errors import RunDirError
 from charkeras.probability import LN2, bits
 from charkeras.train.report_curves import curves_png, read_curves
 from charkeras.train.run_dir import RunDir
@@ -38,11 +39,15 @@ def read_epochs(run_path, latest_epoch: dict | None = None) -> list[dict]:
     rows: dict[int, dict] = {}
     log = Path(run_path) / "log.csv"
     if log.is_file():
-        with open(log, newline="", encoding="utf-8") as f:
-            for raw in csv.DictReader(f):
-                row = _numeric_row(raw)
-                if row is not None:
-                    rows[row["epoch"]] = row
+        try:
+            with open(log, newline="", encoding="utf-8") as f:
+                for raw in csv.DictReader(f):
+                    row = _numeric_row(raw)
+                    if row is not None:
+                        rows[row["epoch"]] = row
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise RunDirError(f"{log} is not a training log ({type(exc).__name__}: {exc}); "
+                              "move it away to rebuild the report without it") from None
     if latest_epoch is not None:
         row = _numeric_row(latest_epoch)
         if row is not None:
@@ -68,7 +73,8 @@ def read_samples(run_path) -> list[dict]:
     path = Path(run_path) / "samples.jsonl"
     by_step: dict[int, dict] = {}
     if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        # errors="replace": a damaged line becomes unparsable JSON and is skipped like a torn one
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 sample = json.loads(line)
                 by_step[int(sample["step"])] = sample
@@ -82,7 +88,7 @@ def steps_per_epoch(run: RunDir) -> int | None:
     config = run.read_config()
     try:
         train_chars = int(run.read_run_info()["train_chars"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, RunDirError):
         return None
     return StreamLayout.for_length(train_chars, config.data.batch_size, config.data.seq_len).batches
 
@@ -133,7 +139,7 @@ def write_report(run_path, latest_epoch: dict | None = None) -> Path:
     config = run.read_config()  # raises RunDirError for a directory that is not a run
     try:
         info = run.read_run_info()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RunDirError):
         info = {}
     batches = steps_per_epoch(run)
     epochs = read_epochs(run.path, latest_epoch)
