@@ -65,6 +65,9 @@ class TrainConfig:
     max_steps: int = 0  # stop after this many optimizer steps (0: after `epochs`); the LR schedule fits it
     optimizer: str = "adam"
     learning_rate: float = 2e-3
+    # The LR schedule's length in steps, pinned when a resume changes --epochs/--max-steps (0: the steps
+    # the run plans): a longer run then holds the final LR, it never jumps (charkeras/train/resuming.py).
+    schedule_steps: int = 0
     lr_schedule: str = "cosine"
     min_lr_frac: float = 0.05  # cosine/exponential decay ends at learning_rate * min_lr_frac
     warmup_steps: int = 0
@@ -85,6 +88,7 @@ class TrainConfig:
         require(self.epochs >= 1, f"--epochs must be >= 1 (got {self.epochs})")
         require(self.max_steps >= 0, f"--max-steps must be >= 0 (got {self.max_steps}); 0 means no limit")
         require(self.optimizer in OPTIMIZERS, f"--optimizer must be one of {', '.join(OPTIMIZERS)}")
+        require(self.schedule_steps >= 0, f"schedule_steps must be >= 0 (got {self.schedule_steps})")
         require(self.learning_rate > 0, f"--lr must be > 0 (got {self.learning_rate})")
         require(self.lr_schedule in LR_SCHEDULES, f"--lr-schedule must be one of {', '.join(LR_SCHEDULES)}")
         require(0.0 <= self.min_lr_frac <= 1.0, f"min_lr_frac must be in [0, 1] (got {self.min_lr_frac})")

@@ -22,6 +22,8 @@ LOG_MODES = ("auto", "bar", "plain")  # charkeras/train/callbacks/console.py (Te
 
 M, D, T = ModelConfig(), DataConfig(), TrainConfig()
 _AUTO = "by corpus size"  # README, "Defaults that fit the corpus"
+# options a resume may change (charkeras/train/resuming.py); --epochs is handled on its own
+_RESUME_OPTIONS = ("max_steps", "lr", "clipnorm", "weight_decay")
 
 # option name -> (config section, field); every one of these is stored in the run's config.json
 _CONFIG_OPTIONS = {
@@ -44,8 +46,12 @@ _CONFIG_OPTIONS = {
 @click.argument("corpus", required=False)
 @click.option("--out", default="runs/charkeras", help="Run directory for checkpoints, logs and samples.")
 @click.option("--resume", "resume_dir", metavar="RUN", default=None,
-              help="Continue the run in RUN exactly where it stopped (uses its stored config and corpus).")
-@click.option("--force", is_flag=True, help="Replace a run already in --out.")
+              help="Continue the run in RUN exactly where it stopped, from any stop (its stored config and "
+                   "corpus; only --epochs, --max-steps, --lr, --clipnorm and --weight-decay may be given). "
+                   "Refused while another process trains in RUN.")
+@click.option("--force", is_flag=True,
+              help="Replace the charkeras run in --out (only its own files are removed; never a directory "
+                   "charkeras did not write, nor a run another process trains in).")
 @click.option("--layers", type=int, default=None, show_default=_AUTO,
               help="Stacked LSTM layers. Left out, these four follow the README's table of corpus sizes.")
 @click.option("--units", type=int, default=None, show_default=_AUTO, help="LSTM units per layer.")
@@ -63,7 +69,9 @@ _CONFIG_OPTIONS = {
 @click.option("--encoding", default=D.encoding, help="Text encoding of the corpus files.")
 @click.option("--val-batches", type=int, default=D.val_batches,
               help="Validate on at most N batches from the start of the held-out text (0 = all of it).")
-@click.option("--epochs", type=int, default=T.epochs, help="Passes over the training text.")
+@click.option("--epochs", type=int, default=T.epochs,
+              help="Passes over the training text. With --resume: where the run now stops; the LR schedule "
+                   "keeps its length and holds its final LR beyond it (no jump up).")
 @click.option("--max-steps", type=int, default=T.max_steps,
               help="Stop after N optimizer steps, mid-epoch if need be (0: after --epochs); the learning-rate "
                    "schedule spans the steps that will run. For corpora whose epoch takes hours.")
@@ -75,7 +83,8 @@ _CONFIG_OPTIONS = {
               help="Stop after N validations in a row without a new best val loss (0: never); the best "
                    "checkpoint is kept.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=T.optimizer, help="Optimizer.")
-@click.option("--lr", type=float, default=T.learning_rate, help="Peak learning rate.")
+@click.option("--lr", type=float, default=T.learning_rate,
+              help="Peak learning rate. With --resume: the new peak, scaling the schedule from the resumed step on.")
 @click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default=T.lr_schedule,
               help="Learning-rate schedule over the whole run.")
 @click.option("--warmup-steps", type=int, default=T.warmup_steps, help="Linear warm-up steps (cosine only).")
@@ -110,12 +119,15 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
     if resume_dir is not None:
         given = [name for name in options
                  if ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT]
-        if given or force:
-            flags = ", ".join("--" + n.replace("_", "-") for n in given + (["force"] if force else []))
-            raise RunDirError(f"--resume uses the run's stored config; only --epochs may change (got {flags})")
+        refused = [n for n in given if n not in _RESUME_OPTIONS] + (["force"] if force else [])
+        if refused:
+            flags = ", ".join("--" + n.replace("_", "-") for n in refused)
+            raise RunDirError("--resume uses the run's stored config; only --epochs, --max-steps, --lr, --clipnorm "
+                              f"and --weight-decay may change (got {flags})")
+        changes = {_CONFIG_OPTIONS[name][1]: options[name] for name in given}  # charkeras/train/resuming.py
         epochs_given = ctx.get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         _train(corpus, resume_dir, None, resume=True, epochs=epochs if epochs_given else None,
-               cache_dir=cache_dir, quiet=quiet, log=log_mode, thread_settings=thread_settings)
+               cache_dir=cache_dir, quiet=quiet, changes=changes, log=log_mode, thread_settings=thread_settings)
         return
     if corpus is None:
         raise click.UsageError("give the training text: charkeras fit CORPUS (or --resume RUN)")
@@ -139,12 +151,19 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
 
 
 def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False,
-           auto=(), started=None, log="auto", thread_settings=True):
-    from charkeras.train.driver import fit as fit_model
+           auto=(), started=None, changes=None, log="auto", thread_settings=True):
+    # The session (no TensorFlow) handles Ctrl-C and SIGTERM from here, TensorFlow's import included:
+    # one line saying what was saved, exit 130 (SIGINT) or 143 (SIGTERM). charkeras/train/interrupts.py
+    from charkeras.train.interrupts import session
+    from charkeras.train.run_lock import check_not_locked
 
+    check_not_locked(out)  # a run another process trains in: refused at once, before TensorFlow loads
     try:
-        fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
-                  verbose=0 if quiet else 1, auto=auto, started=started, log=log,
-                  configure_threads=thread_settings)
-    except KeyboardInterrupt:
-        raise SystemExit(130) from None
+        with session():
+            from charkeras.train.driver import fit as fit_model
+
+            fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
+                      verbose=0 if quiet else 1, auto=auto, started=started, changes=changes, log=log,
+                      configure_threads=thread_settings)
+    except KeyboardInterrupt as exc:
+        raise SystemExit(getattr(exc, "exit_code", 130)) from None

@@ -47,6 +47,9 @@ class CharkerasGroup(click.Group):
                 raise  # any other OSError is a bug: keep its traceback
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:  # Ctrl-C outside fit's own handling: a clean exit, not click's "Aborted!" rc 1
+            click.echo("\ninterrupted", err=True)
+            sys.exit(130)
 
 
 @click.group(cls=CharkerasGroup, context_settings={"help_option_names": ["-h", "--help"],

@@ -82,7 +82,7 @@ def test_resume_of_a_directory_that_is_no_run(tmp_path):
 
 
 def test_resume_refuses_changed_options(tmp_path):
-    _one_line_error(_invoke("fit", "--resume", tmp_path, "--units", "8"), "only --epochs may change", "--units")
+    _one_line_error(_invoke("fit", "--resume", tmp_path, "--units", "8"), "only --epochs", "--lr", "--units")
 
 
 @pytest.mark.slow

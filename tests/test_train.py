@@ -37,7 +37,9 @@ def test_stopped_and_resumed_run_ends_with_the_same_weights(shakespeare_slice, t
     resumed, history = fit(out=tmp_path / "b", resume=True, verbose=0)
     assert len(history["val_loss"]) == 1  # only the second epoch ran
     for a, b in zip(_weights(straight), _weights(resumed)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(a, b)  # bit for bit
+    # ... and the second epoch's logged loss is its mean over all its steps, as in the unbroken run
+    assert (tmp_path / "b" / "log.csv").read_text() == (tmp_path / "a" / "log.csv").read_text()
 
 
 def test_resume_from_periodic_checkpoint_after_a_hard_kill(shakespeare_slice, tiny_config, tmp_path):
@@ -50,7 +52,8 @@ def test_resume_from_periodic_checkpoint_after_a_hard_kill(shakespeare_slice, ti
     assert run.latest_checkpoint().name == "ckpt-000000090"
     resumed, _ = fit(out=tmp_path / "b", resume=True, verbose=0)
     for a, b in zip(_weights(straight), _weights(resumed)):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(a, b)
+    assert (tmp_path / "b" / "log.csv").read_text() == (tmp_path / "a" / "log.csv").read_text()
 
 
 def test_validation_never_disturbs_the_training_state(shakespeare_slice, tiny_config, tmp_path):
@@ -69,7 +72,8 @@ def test_run_directory_contents(shakespeare_slice, tiny_config, tmp_path):
     assert names == ["ckpt-000000145", "ckpt-000000148"]  # keep_checkpoints=2 newest
     best = json.loads((run.best_checkpoint() / "meta.json").read_text())
     log = (tmp_path / "r" / "log.csv").read_text().splitlines()
-    assert log[0].split(",") == ["epoch", "bpc", "loss", "lr", "val_bpc", "val_loss"] and len(log) == 3
+    assert log[0].split(",") == ["epoch", "step", "bpc", "loss", "lr", "val_bpc", "val_loss"] and len(log) == 3
+    assert [row.split(",")[:2] for row in log[1:]] == [["1", "74"], ["2", "148"]]  # epochs from 1, like the console
     val_losses = [float(row.split(",")[-1]) for row in log[1:]]
     assert best["val_loss"] == pytest.approx(min(val_losses))
     samples = [json.loads(line) for line in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()]

@@ -3,14 +3,19 @@
 A checkpoint is a directory written atomically:
   meta.json      step, epoch, step in epoch, val loss, training seconds so far, config, corpus sha256
   variables.npz  every model variable (weights and dropout seed-generator state), every optimizer
-                 variable (iteration count, moments), and the carried LSTM states
-Restoring all three plus the data position (derived from the step) continues a run bit for bit.
+                 variable (iteration count, moments), the carried LSTM states, and the running mean
+                 of the epoch's training loss (so the epoch's logged loss survives a stop mid-epoch)
+Restoring them plus the data position (derived from the step) continues a run bit for bit.
 Checkpoints are plain numpy arrays, so one written on a GPU loads on a CPU.
+
+`checkpoints/best` is replaced by one atomic exchange of two complete directories (charkeras/atomic.py),
+so no kill leaves a run without it; its files are hard links to the checkpoint it copies when possible.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import zipfile
@@ -24,6 +29,7 @@ from charkeras.atomic import atomic_directory
 from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
 from charkeras.schema import read_json
+from charkeras.train import kill_points
 from charkeras.train.run_dir import BEST, RunDir
 from charkeras.train.run_files import check_meta
 
@@ -47,14 +53,39 @@ def save_checkpoint(path: Path, model, optimizer, states: list[np.ndarray], meta
         arrays[f"optimizer/{i}"] = np.asarray(v)
     for i, s in enumerate(states):
         arrays[f"state/{i}"] = np.asarray(s)
+    metrics = list(getattr(model, "metrics_variables", []))
+    for i, v in enumerate(metrics):
+        arrays[f"metric/{i}"] = np.asarray(v)
     info = meta.to_dict() | {
         "config": config.to_dict(),
         "model_variables": [v.path for v in model.variables],
         "optimizer_variables": [v.path for v in optimizer.variables],
+        "metric_variables": [v.path for v in metrics],
     }
     with atomic_directory(path) as tmp:
         np.savez(tmp / "variables.npz", **arrays)
         (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+        kill_points.reached("during_checkpoint_write")
+
+
+def read_metric_state(path: Path, model) -> list[np.ndarray] | None:
+    """The checkpoint's running training-loss mean, in the order of `model.metrics_variables`; None for a
+    checkpoint written before it was saved, or for another set of metrics."""
+    info = read_meta(path)
+    names = info.get("metric_variables")
+    wanted = [v.path for v in getattr(model, "metrics_variables", [])]
+    if not isinstance(names, list) or [_generic(str(n)) for n in names] != [_generic(n) for n in wanted]:
+        return None
+    try:
+        with np.load(Path(path) / "variables.npz") as npz:
+            return [npz[f"metric/{i}"] for i in range(len(names))]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
+        return None
+
+
+def assign_metric_state(model, values: list[np.ndarray]) -> None:
+    for var, value in zip(model.metrics_variables, values):
+        var.assign(value)
 
 
 def read_meta(path: Path) -> dict:
@@ -108,6 +139,10 @@ def prune_checkpoints(run: RunDir, keep: int) -> None:
 
 
 def copy_as_best(checkpoint: Path, run: RunDir) -> None:
+    """Make `checkpoint` the run's best: hard links to its files (a copy where links are impossible)."""
     with atomic_directory(run.checkpoints / BEST) as tmp:
         for f in Path(checkpoint).iterdir():
-            shutil.copy2(f, tmp / f.name)
+            try:
+                os.link(f, tmp / f.name)
+            except OSError:
+                shutil.copy2(f, tmp / f.name)

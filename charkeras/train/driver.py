@@ -7,7 +7,6 @@ the carried LSTM states to continue exactly where it stopped.
 
 from __future__ import annotations
 
-import math
 import time
 
 import keras
@@ -20,45 +19,56 @@ from charkeras.errors import RunDirError
 from charkeras.model.networks import build_training_model
 from charkeras.text.id_cache import load_corpus
 from charkeras.threads import configure_training_threads
+from charkeras.train import interrupts, kill_points
 from charkeras.train.callbacks.budget import TimeBudget
 from charkeras.train.callbacks.checkpointing import Checkpointer
 from charkeras.train.callbacks.console import ConsoleProgress
 from charkeras.train.callbacks.curve_logs import TrainingCurveLog, ValidationCurveLog, default_every
 from charkeras.train.callbacks.divergence import DivergenceGuard
 from charkeras.train.callbacks.early_stopping import EarlyStopping
+from charkeras.train.callbacks.epoch_log import EpochLog
 from charkeras.train.callbacks.progress import TrainingProgress
 from charkeras.train.callbacks.report_refresh import ReportRefresher
+from charkeras.train.callbacks.safe_point import SafePoint
 from charkeras.train.callbacks.samples import SamplePrinter
 from charkeras.train.callbacks.stream_states import StreamStates
+from charkeras.train.callbacks.tensorboard_log import TensorBoardLog
 from charkeras.train.callbacks.validation import Validation
-from charkeras.train.checkpoints import CheckpointMeta, load_checkpoint, read_meta
+from charkeras.train.checkpoints import CheckpointMeta
 from charkeras.train.hardware import hardware_description
 from charkeras.train.optimizers import make_optimizer
+from charkeras.train.resuming import (
+    best_val_loss,
+    lock_run,
+    open_for_resume,
+    repair,
+    requested_changes,
+    restore_run,
+    resumed_config,
+)
 from charkeras.train.run_dir import RunDir
 from charkeras.train.sizing import AUTO_FIELDS, choose_sizes
 from charkeras.train.step_plan import fit_segments, planned_steps
 
 
-def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int | None):
+def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int | None, changes: dict | None):
+    open_for_resume(run)  # locked from here on; a run another process trains in is refused
     stored = run.read_config()
-    if config is not None and config.replace(model={"vocab_size": stored.model.vocab_size}).replace(
-            train={"epochs": stored.train.epochs}) != stored:
-        raise RunDirError(f"options differ from the run in {run.path}; --resume takes its stored config "
-                          "(only --epochs may change)")
-    if epochs is not None:
-        stored = stored.replace(train={"epochs": epochs}).validate()
+    wanted = requested_changes(stored, config, epochs, changes)
     info = run.read_run_info()
-    return stored, (source or info["source"]), info["sha256"]
+    return stored, wanted, (source or info["source"]), info["sha256"]
 
 
+@interrupts.training_session  # Ctrl-C and SIGTERM stop cleanly; the run's lock is released on any exit
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
         force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
         callbacks=(), strategy=None, auto=None, started: float | None = None,
-        log: str = "auto", configure_threads: bool = True):
+        log: str = "auto", changes: dict | None = None, configure_threads: bool = True):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
-    continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it.
+    continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it, and
+    `changes` may set the optimizer-only fields of charkeras/train/resuming.py (e.g. {"learning_rate": 1e-4}).
     `auto`: the config fields chosen from the corpus (charkeras/train/sizing.py) [default: all of them
     without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
     `started`: time.monotonic() when the command began, which `train.time_budget` counts from.
@@ -73,7 +83,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
         configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
     run = RunDir(out)
     if resume:
-        config, source, expected_sha = _resolve_resume(run, source, config, epochs)
+        config, changes, source, expected_sha = _resolve_resume(run, source, config, epochs, changes)
     else:
         config = (config or CharConfig())
         if epochs is not None:
@@ -101,13 +111,20 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
 
-    if not resume:
+    stored_config = config
+    if resume:
+        config = resumed_config(stored_config, changes, layout.batches)
+    else:
+        lock_run(run)  # a concurrent fit on the same --out is refused here
         run.prepare_new(force)
+        repair(run)
         run.write_run_files(config, corpus.vocab, {
             "source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
             "train_chars": len(train_ids), "val_chars": len(val_ids), "charkeras_version": __version__,
             "hardware": hardware_description(),
         })
+        interrupts.current_session().run_path = run.path
+        kill_points.reached("startup")
 
     strategy = strategy or tf.distribute.get_strategy()
     total_steps = planned_steps(config.train, layout.batches)
@@ -119,28 +136,24 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
         optimizer.build(model.trainable_variables)
 
     start = CheckpointMeta(step=0, val_loss=None, train_seconds=0.0)
-    resume_states = None
-    if resume:
-        latest = run.latest_checkpoint()
-        if latest is not None:
-            start, resume_states = load_checkpoint(latest, model, optimizer)
-            if verbose:
-                print(f"resuming {run.path} from step {start.step} ({latest.name})")
+    resume_states = resume_metrics = None
+    if resume:  # the newest readable checkpoint; logs cut back to its step
+        start, resume_states, resume_metrics = restore_run(run, model, optimizer, stored_config, config,
+                                                           layout.batches, verbose)
     if start.step >= total_steps:
         if verbose:
             print(f"{run.path} already finished its {total_steps} steps (step {start.step}); "
                   "pass --epochs N (or --max-steps N) to train longer")
         return model, {}
 
-    best = run.best_checkpoint()
     progress = TrainingProgress(run=run, config=config, layout=layout, verbose=verbose,
-                                last_val_loss=start.val_loss,
-                                best_val_loss=read_meta(best)["val_loss"] if best else math.inf)
+                                last_val_loss=start.val_loss, best_val_loss=best_val_loss(run))
     checkpointer = Checkpointer(progress, seconds_before=start.train_seconds)
     # The order matters: see charkeras/train/callbacks/__init__.py.
-    all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states), Validation(progress, val_ds),
-                     SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])), checkpointer,
-                     ReportRefresher(run), *_logging_callbacks(run), *callbacks]
+    safe_point = SafePoint(checkpointer, total_steps)
+    all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states, resume_metrics),
+                     Validation(progress, val_ds), SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])),
+                     EpochLog(run), TensorBoardLog(run), ReportRefresher(run), checkpointer, safe_point, *callbacks]
     stopper = budget = console = None
     validation_at = next(i for i, c in enumerate(all_callbacks) if isinstance(c, Validation))
     all_callbacks[validation_at + 1:validation_at + 1] = [  # the step-axis curves of the report
@@ -160,6 +173,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
                                   start_step=start.step, mode=log)
         all_callbacks.append(console)
     history: dict[str, list] = {}
+    interrupts.defer(True)  # from here a first Ctrl-C/SIGTERM stops at the end of a step, with a checkpoint
     try:
         for part in fit_segments(start.step, total_steps, layout.batches):
             data = train_ds.skip(part.skip).take(part.take)
@@ -169,19 +183,12 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
                 break
         if console is not None:
             console.print_summary(stopped=_stop_reason(budget, stopper))
-    except KeyboardInterrupt:
-        path = checkpointer.save(reason="interrupted")
-        print(f"\ninterrupted: saved {path}; continue with: charkeras fit --resume {run.path}")
+    except KeyboardInterrupt as exc:
+        safe_point.interrupted(exc)  # the session prints what was saved and how to continue
         raise
+    finally:
+        interrupts.defer(False)
     return model, history
-
-
-def _logging_callbacks(run: RunDir) -> list:
-    return [
-        keras.callbacks.CSVLogger(str(run.path / "log.csv"), append=True),
-        keras.callbacks.TensorBoard(log_dir=str(run.path / "tensorboard"), write_graph=False,
-                                    update_freq="epoch"),
-    ]
 
 
 def _stop_reason(budget, stopper) -> str | None:

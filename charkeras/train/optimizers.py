@@ -21,9 +21,32 @@ def make_lr_schedule(cfg: TrainConfig, total_steps: int):
 
 
 def make_optimizer(cfg: TrainConfig, total_steps: int):
-    lr = make_lr_schedule(cfg, total_steps)
+    """The run's optimizer; its schedule spans `cfg.schedule_steps` (when a resume pinned it) or
+    `total_steps`, and holds its final learning rate after that (cosine does by itself)."""
+    schedule_steps = cfg.schedule_steps or total_steps
+    lr = make_lr_schedule(cfg, schedule_steps)
+    if cfg.schedule_steps and cfg.lr_schedule == "exponential":
+        lr = HeldAfter(lr, schedule_steps)
     if cfg.optimizer == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay, clipnorm=cfg.clipnorm)
     if cfg.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(lr, clipnorm=cfg.clipnorm)
     return keras.optimizers.Adam(lr, clipnorm=cfg.clipnorm)
+
+
+class HeldAfter(keras.optimizers.schedules.LearningRateSchedule):
+    """`schedule` up to step `last`, then its value at `last` (the final learning rate) for good.
+    Within its steps it is the same computation as `schedule`, so it changes no run that ends there."""
+
+    def __init__(self, schedule, last: int):
+        self.schedule, self.last = schedule, int(last)
+
+    def __call__(self, step):
+        return self.schedule(keras.ops.minimum(step, self.last))
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "last": self.last}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(keras.optimizers.schedules.deserialize(config["schedule"]), config["last"])

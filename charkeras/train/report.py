@@ -56,10 +56,14 @@ def read_epochs(run_path, latest_epoch: dict | None = None) -> list[dict]:
 
 
 def _numeric_row(raw: dict) -> dict | None:
+    """A row with `epoch` counted from 0 inside this module: log.csv rows with a step column count from 1
+    (charkeras/train/run_logs.py), older logs and the row training passes along from 0."""
     try:
         row = {"epoch": int(float(raw["epoch"]))}
     except (KeyError, TypeError, ValueError):
         return None  # a header repeated by an appended log, or a torn last line
+    if raw.get("step") not in (None, ""):
+        row["epoch"] -= 1
     for key in _COLUMNS:
         try:
             row[key] = float(raw[key])

@@ -1,4 +1,9 @@
-"""Checkpoints during training: every `checkpoint_every` steps and at epoch ends; the best kept apart."""
+"""Checkpoints during training: every `checkpoint_every` steps and at epoch ends; the best kept apart.
+
+`best` follows the lowest validation loss, from epoch ends and from `--val-every` validations alike.
+Every checkpoint is written after everything logged for its step (the loggers run before this
+callback), so a resume that truncates the logs to the checkpoint's step loses and repeats nothing.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,11 @@ import time
 import keras
 
 from charkeras.model.carried_state import get_states
+from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
 from charkeras.train.checkpoints import CheckpointMeta, copy_as_best, prune_checkpoints, save_checkpoint
+from charkeras.train.run_dir import BEST
+from charkeras.train.run_logs import sync_logs
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -19,6 +27,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.progress = progress
         self.seconds_before = seconds_before
         self.started = None
+        self.saved: tuple[int, object] | None = None  # (step, path) of the last checkpoint written
 
     def on_train_begin(self, logs=None):
         self.started = time.monotonic()
@@ -29,8 +38,11 @@ class Checkpointer(keras.callbacks.Callback):
         self.started = None
 
     def on_train_batch_end(self, batch, logs=None):
-        if every(current_step(self.model), self.progress.config.train.checkpoint_every, self.progress):
+        progress, step = self.progress, current_step(self.model)
+        if every(step, progress.config.train.checkpoint_every, progress):
             self.save(reason="periodic")
+        if progress.last_val_step == step and self._improves():  # a --val-every validation at this step
+            self._save_best(self.saved[1] if self.saved is not None and self.saved[0] == step else None)
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(reason="epoch")
@@ -40,16 +52,38 @@ class Checkpointer(keras.callbacks.Callback):
         return self.seconds_before + running
 
     def save(self, reason: str):
-        """Write a checkpoint at the current step; returns its path."""
+        """Write a checkpoint at the current step (once per step); returns its path."""
         progress = self.progress
         step = current_step(self.model)
-        states = progress.stashed_states if progress.stashed_states is not None else get_states(self.model)
-        meta = CheckpointMeta(step=step, val_loss=progress.last_val_loss, train_seconds=self.train_seconds())
+        if self.saved is not None and self.saved[0] == step:
+            return self.saved[1]
         path = progress.run.checkpoints / f"ckpt-{step:09d}"
-        save_checkpoint(path, self.model, self.model.optimizer, states, meta, progress.config)
-        if (reason == "epoch" and progress.last_val_loss is not None
-                and progress.last_val_loss < progress.best_val_loss):
-            progress.best_val_loss = progress.last_val_loss
-            copy_as_best(path, progress.run)
+        self._write(path)
+        self.saved = (step, path)
+        if reason == "epoch" and self._improves():
+            self._save_best(path)
         prune_checkpoints(progress.run, progress.config.train.keep_checkpoints)
+        kill_points.reached("checkpoint")
+        if reason == "epoch":
+            kill_points.reached("epoch_end_checkpoint")
         return path
+
+    def _write(self, path) -> None:
+        progress = self.progress
+        states = progress.stashed_states if progress.stashed_states is not None else get_states(self.model)
+        meta = CheckpointMeta(step=current_step(self.model), val_loss=progress.last_val_loss,
+                              train_seconds=self.train_seconds())
+        sync_logs(progress.run.path)  # what was logged up to this step is on disk before the checkpoint is
+        save_checkpoint(path, self.model, self.model.optimizer, states, meta, progress.config)
+
+    def _improves(self) -> bool:
+        loss = self.progress.last_val_loss
+        return loss is not None and loss < self.progress.best_val_loss
+
+    def _save_best(self, checkpoint) -> None:
+        """`best` := the checkpoint just written, or the model as it is now (a --val-every validation)."""
+        self.progress.best_val_loss = self.progress.last_val_loss
+        if checkpoint is not None:
+            copy_as_best(checkpoint, self.progress.run)
+        else:
+            self._write(self.progress.run.checkpoints / BEST)

@@ -19,6 +19,7 @@ class TrainingProgress:
     layout: StreamLayout
     verbose: int
     last_val_loss: float | None = None  # the newest validation, epoch-end or --val-every
+    last_val_step: int | None = None  # the step it was measured at
     best_val_loss: float = math.inf  # the loss of checkpoints/best
     # The training states while a validation pass borrows the model: a checkpoint written then
     # (Ctrl-C during validation) must save these, not the validation's.

@@ -60,4 +60,5 @@ class Validation(keras.callbacks.Callback):
             set_states(self.model, progress.stashed_states)
             progress.stashed_states = None
         progress.last_val_loss = total / count
+        progress.last_val_step = current_step(self.model)
         return progress.last_val_loss

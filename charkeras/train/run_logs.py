@@ -1,0 +1,143 @@
+"""The run's logs, kept in step with its checkpoints: log.csv and samples.jsonl (TensorBoard's event files:
+callbacks/tensorboard_log.py).
+
+    log.csv        one row per finished epoch: epoch (counted from 1, like the console and the report),
+                   step (the global step at its end), then the epoch's logs in name order
+                   (bpc, loss, lr, val_bpc, val_loss)
+    samples.jsonl  one generated sample per line: step, val_loss (the last one measured), text
+    steps.csv, validations.csv   the report's step-axis curves (callbacks/curve_logs.py), rows by step
+
+Everything logged for a step is written before the checkpoint of that step (the loggers run before the
+Checkpointer, and `sync_logs` fsyncs them first), so a resume from the checkpoint at step S drops the
+rows after S (`rewind_logs`) and writes them again: the logs of a stopped and resumed run equal those of
+an unbroken one, with no repeated or missing row. log.csv files of older runs (epochs from 0, no step
+column) are rewritten in this layout when such a run is resumed. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+from charkeras.atomic import write_text_atomic
+from charkeras.train.report_curves import STEPS_FILE, VALIDATIONS_FILE
+
+LOG_FILE = "log.csv"
+SAMPLES_FILE = "samples.jsonl"
+TENSORBOARD_DIR = "tensorboard"
+_FIRST_COLUMNS = ("epoch", "step")
+
+
+def append_log_row(run_path, row: dict) -> None:
+    """Append one epoch row to log.csv (adding columns, by a rewrite, when the row brings new ones)."""
+    path = Path(run_path) / LOG_FILE
+    header, rows = _read_log(path)
+    values = {key: _cell(value) for key, value in row.items()}
+    if header is None or any(key not in header for key in values):
+        known = set(header or ()) | set(values)
+        header = [c for c in _FIRST_COLUMNS if c in known] + sorted(known - set(_FIRST_COLUMNS))
+        _write_log(path, header, rows + [values])
+        return
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        csv.DictWriter(f, header, restval="").writerow(values)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _cell(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    try:
+        return repr(float(value))
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _read_log(path: Path) -> tuple[list[str] | None, list[dict]]:
+    if not path.is_file():
+        return None, []
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if not header:
+            return None, []
+        rows = [dict(zip(header, cells)) for cells in reader if cells and cells != header]
+    return header, rows
+
+
+def _write_log(path: Path, header: list[str], rows: list[dict]) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, header, restval="", extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())
+
+
+def log_is_legacy(run_path) -> bool:
+    """log.csv written by an older charkeras (Keras's CSVLogger: epochs from 0, no step column)."""
+    header, _ = _read_log(Path(run_path) / LOG_FILE)
+    return header is not None and "step" not in header
+
+
+def rewind_logs(run_path, step: int, batches: int) -> None:
+    """Drop what log.csv and samples.jsonl hold for steps after `step` (those a resume from the
+    checkpoint at `step` runs again); torn last lines go too. `batches` per epoch converts old logs."""
+    path = Path(run_path) / LOG_FILE
+    header, rows = _read_log(path)
+    if header is not None:
+        if "step" not in header:  # an older run's log: epochs from 0, no step column
+            header = ["epoch", "step"] + [c for c in header if c != "epoch"]
+            rows = [row | {"epoch": str(_int(row.get("epoch")) + 1),
+                           "step": str((_int(row.get("epoch")) + 1) * batches)}
+                    for row in rows if _int(row.get("epoch")) >= 0]
+        kept = [row for row in rows if 0 <= _int(row.get("step")) <= step]
+        _write_log(path, header, kept)
+    for name in (STEPS_FILE, VALIDATIONS_FILE):
+        curve = Path(run_path) / name
+        header, rows = _read_log(curve)
+        if header is not None and "step" in header:
+            kept = [row for row in rows if 0 <= _int(row.get("step")) <= step]
+            if kept != rows:
+                _write_log(curve, header, kept)
+    samples = Path(run_path) / SAMPLES_FILE
+    if samples.is_file():
+        lines = samples.read_text(encoding="utf-8", errors="replace").splitlines()
+        kept_lines = [line for line in lines if 0 <= _sample_step(line) <= step]
+        if kept_lines != lines or not samples.read_bytes().endswith(b"\n"):
+            write_text_atomic(samples, "".join(line + "\n" for line in kept_lines))
+
+
+def _int(value) -> int:
+    try:
+        return int(float(value))
+    except (TypeError, ValueError):
+        return -1
+
+
+def _sample_step(line: str) -> int:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return -1
+
+
+def sync_logs(run_path) -> None:
+    """fsync log.csv, samples.jsonl and the TensorBoard event files (before a checkpoint is written)."""
+    run_path = Path(run_path)
+    files = [run_path / name for name in (LOG_FILE, SAMPLES_FILE, STEPS_FILE, VALIDATIONS_FILE)]
+    tensorboard = run_path / TENSORBOARD_DIR
+    if tensorboard.is_dir():
+        files += [p for p in tensorboard.rglob("events.out.tfevents.*") if p.is_file()]
+    for path in files:
+        with contextlib.suppress(OSError):
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
