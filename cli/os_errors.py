@@ -13,14 +13,14 @@ import os
 from pathlib import Path
 
 HINTS = {
-    errno.ENOSPC: "the disk is full: free some space or write somewhere else",
-    errno.EDQUOT: "the disk quota is used up: free some space or write somewhere else",
-    errno.EROFS: "the file system is read-only: choose a writable location",
-    errno.EACCES: "permission denied: choose a location you can write, or change its permissions",
-    errno.EPERM: "operation not permitted (an immutable or protected file?): choose another location",
+    errno.ENOSPC: "free some space or write somewhere else",
+    errno.EDQUOT: "free some space or write somewhere else",
+    errno.EROFS: "choose a writable location",
+    errno.EACCES: "choose a location you can write, or change its permissions",
+    errno.EPERM: "an immutable or protected file or directory? choose another location",
     errno.ENOTDIR: "a part of this path is a file, not a directory",
-    errno.EISDIR: "this is a directory where a file is needed: give a file name",
-    errno.ENAMETOOLONG: "the file name is too long",
+    errno.EISDIR: "give a file name, not a directory",
+    errno.ENAMETOOLONG: "shorten the path",
 }
 
 

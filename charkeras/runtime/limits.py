@@ -15,9 +15,10 @@ INT32_MAX = 2**31 - 1
 # Bytes per generated character and row: the ids (TensorArray, stack, transpose), the tokens gathered
 # as a string tensor, the joined text and its Python decoding.
 _BYTES_PER_CHAR = 96
-# Bytes per row per layer x unit (states in and out, the four gates, copies between ops) and per
+# Bytes per row per layer x unit (states in and out, the four gates, copies between ops: LiteRT used
+# 6.1 GB for 100,000 rows of a 2x512 model, 61 bytes per row-unit) and per
 # vocabulary entry (float32 logits, float64 noise and scaled logits, top-k).
-_BYTES_PER_STATE_UNIT = 48
+_BYTES_PER_STATE_UNIT = 64
 _BYTES_PER_LOGIT = 64
 
 
