@@ -96,6 +96,14 @@ def test_force_replaces_only_a_directory_that_is_not_an_export(tmp_path):
     with pytest.raises(ExportError, match="training run"):
         write(run, force=True)
     assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+    (run / ".charkeras-run").write_text("{}")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "keep.txt").write_text("x")
+    with pytest.raises(ExportError, match="inside a training run"):
+        write(run / "checkpoints", force=True)  # never part of a run
+    with pytest.raises(ExportError, match="SavedModel version directory"):
+        write(out / "1", force=True)  # nor a version directory of an export
+    assert (run / "checkpoints" / "keep.txt").exists() and (out / "1" / "saved_model.pb").exists()
 
 
 def test_keep_versions_must_be_positive(tmp_path):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from charkeras.errors import ExportError, ModelLoadError
-from charkeras.train.run_dir import CONFIG_FILE
+from charkeras.train.run_dir import CONFIG_FILE, RunDir
 
 CARD_FILE = "card.json"
 VERSION_DIR = "1"  # the version directory a first export writes; re-exports add the next integer
@@ -70,7 +70,14 @@ def check_export_target(out: Path, force: bool) -> bool:
     if (out / CONFIG_FILE).is_file():
         raise ExportError(f"--out {out} is a training run; an export needs its own directory "
                           "(e.g. --out saved_models/NAME)")
+    if (out / "saved_model.pb").is_file():
+        raise ExportError(f"--out {out} is a SavedModel version directory; give the export's base path "
+                          f"({out.parent}) to add a version")
     if not force:
         raise ExportError(f"--out {out} is a non-empty directory that is not a charkeras export; choose another "
                           "--out, or pass --force to replace it (its files are deleted)")
+    for parent in out.resolve().parents:  # --force never deletes part of a run or of an export
+        if RunDir(parent).is_run() or (parent / CARD_FILE).is_file():
+            raise ExportError(f"--out {out} is inside {'a training run' if RunDir(parent).is_run() else 'an export'}"
+                              f" ({parent}); --force will not replace part of it")
     return False
