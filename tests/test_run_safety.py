@@ -278,6 +278,31 @@ def test_sigterm_saves_a_checkpoint_and_the_resume_is_exact(shakespeare_slice, t
         assert (tmp_path / "b" / name).read_text() == (tmp_path / "a" / name).read_text()
 
 
+@pytest.mark.slow
+def test_epoch_end_samples_of_short_epochs_are_the_same_after_a_resume(shakespeare_slice, tiny_config, tmp_path):
+    """Epochs shorter than --sample-every sample at some epoch ends only; a resumed run picks the same ones
+    (here it resumes at step 206, after the last periodic sample before the epoch end at step 222)."""
+    cfg = tiny_config.replace(train={"epochs": 3, "sample_every": 100, "checkpoint_every": 0})
+    fit(shakespeare_slice, tmp_path / "a", cfg, verbose=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(shakespeare_slice, tmp_path / "b", cfg, verbose=0, callbacks=[SignalAt(205, signal.SIGINT)])
+    fit(out=tmp_path / "b", resume=True, verbose=0)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "a" / "samples.jsonl").read_text().splitlines()]
+    assert steps == [74, 100, 200]
+    assert (tmp_path / "b" / "samples.jsonl").read_text() == (tmp_path / "a" / "samples.jsonl").read_text()
+
+
+def test_an_extended_exponential_schedule_holds_its_final_lr():
+    from charkeras.config import TrainConfig
+    from charkeras.train.optimizers import make_optimizer
+
+    cfg = TrainConfig(lr_schedule="exponential", learning_rate=1e-2, schedule_steps=100)
+    schedule = make_optimizer(cfg, total_steps=300)._learning_rate
+    at = [float(schedule(step)) for step in (0, 100, 200, 300)]
+    assert at[0] == pytest.approx(1e-2) and at[1] == pytest.approx(1e-2 * cfg.min_lr_frac)
+    assert at[2] == at[1] == at[3]
+
+
 # --- what a resume may change -------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -22,10 +22,10 @@ class SafePoint(keras.callbacks.Callback):
         self.completed_step: int | None = None
 
     def on_train_batch_end(self, batch, logs=None):
-        steps = (self.params or {}).get("steps")
-        if steps is not None and batch + 1 >= steps:
+        step, steps = current_step(self.model), (self.params or {}).get("steps")
+        if (steps is not None and batch + 1 >= steps) or step % self.checkpointer.progress.layout.batches == 0:
             return  # the epoch's end work follows (on_epoch_end); the step is complete only after it
-        self._complete(current_step(self.model))
+        self._complete(step)
 
     def on_epoch_end(self, epoch, logs=None):
         self._complete(current_step(self.model))

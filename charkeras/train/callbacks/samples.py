@@ -21,7 +21,6 @@ class SamplePrinter(keras.callbacks.Callback):
         super().__init__()
         self.progress, self.vocab, self.prime_id = progress, vocab, prime_id
         self._sampler = None
-        self._last_step = None
 
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
@@ -30,15 +29,16 @@ class SamplePrinter(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step, interval = current_step(self.model), self.progress.config.train.sample_every
+        batches = self.progress.layout.batches
         # Epochs shorter than `sample_every` (a small corpus): one epoch-end sample per `sample_every`
-        # steps, not one per epoch, or the samples would bury everything else.
-        if (interval and self.progress.layout.batches < interval and self._last_step is not None
-                and step // interval == self._last_step // interval):
+        # steps, not one per epoch, or the samples would bury everything else. Decided from the step
+        # alone (the first epoch end, then epoch ends on a multiple of the interval; the periodic samples
+        # cover the other intervals), so a resumed run samples exactly where an unbroken one does.
+        if interval and batches < interval and step % interval != 0 and step != batches:
             return
         self.sample(step)
 
     def sample(self, step: int) -> str:
-        self._last_step = step
         cfg = self.progress.config
         if self._sampler is None:
             inference = inference_model_from(self.model, cfg.model)
