@@ -130,6 +130,21 @@ def test_fit_seed_out_of_range_is_refused_before_anything_is_written(corpus, tmp
     assert not (tmp_path / "run").exists()
 
 
+def test_a_model_too_big_for_memory_is_refused_before_anything_is_written(corpus, tmp_path):
+    result = cli("fit", corpus, "--out", tmp_path / "run", *FIT_TINY, "--units", "200000")
+    assert_one_error_line(result, "GB of memory to train", "--units 200000")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_memory_estimate_counts_the_parameters_of_the_model():
+    from charkeras.config import CharConfig
+    from charkeras.model.networks import build_training_model, count_params
+    from charkeras.train.memory_check import parameter_count
+
+    config = CharConfig().replace(model={"vocab_size": 30, "units": 12, "layers": 3, "embedding_dim": 5})
+    assert parameter_count(config) == count_params(build_training_model(config.model, 2, 4))
+
+
 def test_report_on_a_binary_log_is_one_error_line(tiny_viz_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_viz_run, run)

@@ -36,6 +36,7 @@ from charkeras.train.callbacks.tensorboard_log import TensorBoardLog
 from charkeras.train.callbacks.validation import Validation
 from charkeras.train.checkpoints import CheckpointMeta
 from charkeras.train.hardware import hardware_description
+from charkeras.train.memory_check import check_training_memory
 from charkeras.train.optimizers import make_optimizer
 from charkeras.train.resuming import (
     best_val_loss,
@@ -108,6 +109,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
     val_ds, val_layout = make_dataset(val_ids, b, t, "validation text")
+    check_training_memory(config)  # a model too big for the machine: an error line, not an allocator crash
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
 
