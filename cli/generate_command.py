@@ -15,8 +15,10 @@ import click
 from charkeras_cli.arguments import MODEL_HELP, model_argument, resolve_model, runtime_options
 
 from charkeras.errors import require
+from charkeras.inspect.novelty import known_lines, novel_lines
 from charkeras.runtime.char_model import check_generate_args
 from charkeras.runtime.limits import check_threads
+from charkeras.text.reading import read_text
 from charkeras.text.vocabulary import check_unicode
 
 
@@ -29,12 +31,20 @@ from charkeras.text.vocabulary import check_unicode
 @click.option("--top-k", type=int, default=0, help="Sample only among the K most likely characters; 0 = all.")
 @click.option("--seed", type=int, default=None, help="Random seed (printed to stderr when not given).")
 @click.option("--num-samples", type=int, default=1, help="Independent samples, generated in one batch.")
+@click.option("--prime-file", type=click.Path(dir_okay=False), default=None,
+              help="Read the prime from FILE (UTF-8) instead of --prime.")
+@click.option("--beam", type=int, default=0,
+              help="Beam search with N beams: the most likely continuation, deterministic (--temperature, "
+                   "--top-k and --seed do not apply); runs on TensorFlow with keras_hub's BeamSampler.")
+@click.option("--novel-against", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Print only the generated lines that do not occur in FILE (e.g. the training text); "
+                   "stderr says how many were left out.")
 @runtime_options()
 @click.option("--threads", type=int, default=None,
               help="Threads: TensorFlow's [default: 1 for a single sample, all cores for --num-samples > 1] "
                    "or LiteRT's [default: the cores, at most 4]; at most 4 per core.")
-def generate(model, model_option, n, prime, temperature, top_k, seed, num_samples, runtime, precision,
-             checkpoint, threads):
+def generate(model, model_option, n, prime, temperature, top_k, seed, num_samples, prime_file, beam, novel_against,
+             runtime, precision, checkpoint, threads):
     """Generate text from MODEL."""
     from charkeras.artifact.layout import model_kind
     from charkeras.runtime.loading import load, resolve_runtime
@@ -44,6 +54,15 @@ def generate(model, model_option, n, prime, temperature, top_k, seed, num_sample
     if not seed_given:
         seed = secrets.randbelow(2**31)
     check_generate_args(n, temperature, top_k, seed, num_samples)
+    if prime_file is not None:
+        require(not prime, "give the prime once: --prime TEXT or --prime-file FILE")
+        prime = read_text(prime_file)
+    known = known_lines(read_text(novel_against)) if novel_against is not None else None
+    require(beam >= 0, f"--beam must be >= 1 beams (got {beam}); 0 means sampling")
+    require(not beam or num_samples == 1, "--beam gives the one most likely continuation: drop --num-samples")
+    if beam:  # TensorFlow's runtimes: the SavedModel for an export unless one was named
+        require(runtime != "tflite", "--beam runs on TensorFlow: use --runtime savedmodel (or run)")
+        runtime = None if runtime == "auto" else runtime
     check_unicode(prime, "--prime")  # bytes that are not UTF-8: refused, not guessed (README, guarantees)
     require(threads is None or threads >= 0,
             f"--threads must be >= 0 (got {threads}); 0 means the runtime's default")
@@ -58,15 +77,35 @@ def generate(model, model_option, n, prime, temperature, top_k, seed, num_sample
     loaded = load(model_path, runtime, precision=precision, checkpoint=checkpoint, lite_threads=threads or None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        texts = loaded.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
-                                num_samples=num_samples)
+        if beam:
+            from charkeras.runtime.beam import beam_generate  # TensorFlow and keras_hub: only for --beam
+
+            texts = beam_generate(loaded, n, prime, beam)
+        else:
+            texts = loaded.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
+                                    num_samples=num_samples)
     for w in caught:
         click.echo(f"warning: {w.message}", err=True)
-    if not seed_given:
+    if not seed_given and not beam:
         click.echo(f"(seed {seed}: pass --seed {seed} to repeat this)", err=True)
+    if known is not None:
+        _print_novel(prime, [texts] if num_samples == 1 else texts, known, novel_against)
+        return
     if num_samples == 1:
         click.echo(prime + texts)
         return
     for i, text in enumerate(texts, 1):
         click.echo(f"----- sample {i}/{num_samples} -----")
         click.echo(prime + text)
+
+
+def _print_novel(prime: str, texts: list[str], known: set[str], path: str) -> None:
+    kept_all, total = [], 0
+    for text in texts:
+        kept, count = novel_lines(prime, text, known)
+        kept_all += kept
+        total += count
+    for line in kept_all:
+        click.echo(line)
+    click.echo(f"(--novel-against {path}: {len(kept_all)} of {total} generated lines are new; "
+               f"{total - len(kept_all)} occur in it)", err=True)

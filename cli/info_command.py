@@ -37,6 +37,17 @@ def _loss(val_loss) -> str | None:
     return f"{val_loss:.4f} nats/char ({bits(val_loss):.4f} bits/char)"
 
 
+def _checkpoint_loss(c: dict) -> str:
+    """The val loss of the checkpoint's own step, or that it was not validated (and the last one that was)."""
+    if "validated" not in c:  # an older describe() dict
+        return f"val loss {_loss(c['val_loss'])}"
+    if c["validated"]:
+        return f"val loss {_loss(c['val_loss_at_step'])}"
+    last = c.get("last_validation")
+    before = f"; last validated at step {last['step']}: {_loss(last['val_loss'])}" if last else ""
+    return f"not validated at this step{before}"
+
+
 def _duration(seconds) -> str | None:
     if seconds is None:
         return "n/a"
@@ -94,8 +105,7 @@ def format_run(facts: dict) -> str:
     for name in ("best_checkpoint", "latest_checkpoint"):
         if name in facts:
             c = facts[name]
-            summary = (f"step {c['step']}, val loss {_loss(c['val_loss'])}, "
-                       f"trained {_duration(c['train_seconds'])}")
+            summary = f"step {c['step']}, {_checkpoint_loss(c)}, trained {_duration(c['train_seconds'])}"
             lines += _rows([(name.replace("_", " "), summary)])
     if "best_checkpoint" not in facts and "latest_checkpoint" not in facts:
         lines.append("  no checkpoint yet")

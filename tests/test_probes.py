@@ -120,9 +120,10 @@ def test_format_table_lists_matches_and_skipped_probes():
     layer, unit = QUOTE_CELL
     quote_row = next(line for line in table.splitlines() if line.startswith("quotes") and "  1  " in line)
     assert quote_row.split()[-4:-2] == [str(layer), str(unit)]
-    assert "comment: the text has none" in table
-    assert len(table.splitlines()) == 2 + 2 * (len(probe_matrix(text)[0]) - len(finding.skipped)) + len(
-        finding.skipped)
+    lines = table.splitlines()
+    assert lines[0].startswith("probes this text exercises") and "quotes" in lines[0]
+    assert lines[1].startswith("not exercised") and "comment" in lines[1] and "latex_math" in lines[1]
+    assert len(lines) == 2 + 2 + 2 * (len(probe_matrix(text)[0]) - len(finding.skipped))
 
 
 def _bracket_lstm_model(text, cell_unit=2, units=4):

@@ -27,7 +27,7 @@ def test_format_duration():
 def test_plan_fits_the_steps_and_their_overheads_into_the_time_left():
     plan = plan_steps(seconds_left=300, step_seconds=0.05, now_step=20, batches=30, val_batches=3)
     # every step, plus one validation (3 batches at 0.4 of a step) and 0.25 s per 30-step epoch
-    per_step = 0.05 + (3 * 0.05 * 0.4 + 0.05) / 30
+    per_step = 0.05 + (3 * 0.05 * 0.4 + 0.15) / 30
     assert plan.per_step_seconds == pytest.approx(per_step)
     expected_seconds = (plan.total_steps - 20) * per_step
     assert 0.85 * 300 < expected_seconds < 300 and plan.limited_by == "budget"

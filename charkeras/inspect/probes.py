@@ -108,6 +108,110 @@ def after_newline(text: str) -> np.ndarray:
     return np.fromiter((ch == "\n" for ch in text), np.float32, len(text))
 
 
+def latex_comment(text: str) -> np.ndarray:
+    """1 inside a LaTeX comment: from an unescaped % to the end of its line (the newline not included)."""
+    out = np.zeros(len(text), np.float32)
+    inside, escaped = False, False
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            inside = False
+        elif not inside and ch == "%" and not escaped:
+            inside = True
+        escaped = ch == "\\" and not escaped
+        out[i] = inside
+    return out
+
+
+def latex_math(text: str) -> np.ndarray:
+    """1 inside $...$ or $$...$$ math (the opening dollar included, the closing one not); \\$ is a dollar
+    sign, not math, and a % comment is not scanned."""
+    out = np.zeros(len(text), np.float32)
+    inside, escaped, comment = False, False, False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        width = 1
+        if ch == "\n":
+            comment = False
+        elif comment:
+            pass
+        elif ch == "%" and not escaped:
+            comment = True
+        elif ch == "$" and not escaped:
+            width = 2 if text[i + 1:i + 2] == "$" else 1
+            inside = not inside
+        for j in range(i, min(i + width, len(text))):
+            out[j] = inside if ch != "$" or inside else False
+        escaped = ch == "\\" and not escaped
+        i += width
+    return out
+
+
+def latex_quotes(text: str) -> np.ndarray:
+    """1 inside a TeX quotation ``...'' (from the second backquote to before the closing '')."""
+    out = np.zeros(len(text), np.float32)
+    inside = False
+    for i, ch in enumerate(text):
+        if not inside and ch == "`" and i > 0 and text[i - 1] == "`":
+            inside = True
+        elif inside and ch == "'" and text[i + 1:i + 2] == "'":
+            inside = False
+        out[i] = inside
+    return out
+
+
+def _python_scan(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """(inside a string, inside a # comment) for Python source: '...', "...", triple quotes over lines,
+    backslash escapes; a # in a string is not a comment, a quote in a comment is not a string."""
+    string = np.zeros(len(text), np.float32)
+    comment = np.zeros(len(text), np.float32)
+    quote = None  # the closing delimiter of the string we are in: ', ", ''' or """
+    in_comment = False
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if in_comment:
+            if ch == "\n":
+                in_comment = False
+            else:
+                comment[i] = 1
+            i += 1
+        elif quote is None:
+            if ch == "#":
+                in_comment = True
+                comment[i] = 1
+                i += 1
+            elif ch in "'\"":
+                quote = ch * 3 if text[i:i + 3] == ch * 3 else ch
+                string[i:i + len(quote)] = 1
+                i += len(quote)
+            else:
+                i += 1
+        elif ch == "\\":
+            string[i:i + 2] = 1
+            i += 2
+        elif text.startswith(quote, i):
+            i += len(quote)  # the closing quote is outside, like the other probes
+            quote = None
+        elif ch == "\n" and len(quote) == 1:
+            quote = None  # an unterminated one-line string ends with its line
+            i += 1
+        else:
+            string[i] = 1
+            i += 1
+    return string, comment
+
+
+def python_string(text: str) -> np.ndarray:
+    """1 inside a Python string literal (opening quotes included, closing ones not)."""
+    return _python_scan(text)[0]
+
+
+def python_comment(text: str) -> np.ndarray:
+    """1 inside a Python # comment (not a # inside a string), up to its newline."""
+    return _python_scan(text)[1]
+
+
 PROBES: dict[str, tuple[Callable[[str], np.ndarray], str]] = {
     "quotes": (inside_quotes, "inside double quotes"),
     "brackets": (inside_brackets, "inside (), [] or {}"),
@@ -116,6 +220,11 @@ PROBES: dict[str, tuple[Callable[[str], np.ndarray], str]] = {
     "comment": (inside_comment, "inside /* */, // or # comment"),
     "word_start": (word_start, "first character of a word"),
     "newline": (after_newline, "just read a newline"),
+    "latex_comment": (latex_comment, "inside a LaTeX % comment"),
+    "latex_math": (latex_math, "inside LaTeX $...$ math"),
+    "latex_quotes": (latex_quotes, "inside a TeX ``...'' quotation"),
+    "python_comment": (python_comment, "inside a Python # comment"),
+    "python_string": (python_string, "inside a Python string literal"),
 }
 
 
@@ -193,6 +302,10 @@ def format_table(finding: Finding) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    for name in finding.skipped:
-        lines.append(f"({name}: the text has none, so no cell can be matched to it)")
+    exercised = list(dict.fromkeys(m.probe for m in finding.matches))
+    lines.insert(0, f"probes this text exercises ({len(exercised)} of {len(exercised) + len(finding.skipped)}): "
+                    + (", ".join(exercised) or "none"))
+    if finding.skipped:
+        lines.insert(1, "not exercised (the text has none of it, so no cell can be matched): "
+                        + ", ".join(finding.skipped))
     return "\n".join(lines)

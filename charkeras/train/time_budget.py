@@ -46,9 +46,9 @@ def format_duration(seconds: float) -> str:
 
 # Costs around the steps, relative to one measured training step (forward + backward) or in seconds.
 VALIDATION_STEP_FRACTION = 0.4  # a validation batch (forward only) against a training step
-EPOCH_END_SECONDS = 0.05  # checkpoint, sample, logs and a new data iterator at every epoch end
+EPOCH_END_SECONDS = 0.15  # checkpoint, sample, logs, curves and a new data iterator at every epoch end
 FINAL_SECONDS = 3.0  # the last validation's trace, final checkpoint and report
-SAFETY = 0.97  # the plan uses this share of the time it computes, the guard covers the rest
+SAFETY = 0.95  # the plan uses this share of the time it computes, the guard covers the rest
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 Validations are the epoch-end ones and every `val_every` steps; the best checkpoint (epoch ends) is
 kept in checkpoints/best as always. Must come after Validation, whose result it reads.
+
+A resumed run counts on from where the stopped one was: the validations since the best checkpoint's
+step, and a best written after the resumed checkpoint (then killed) counts as the improvement it was
+when it is measured again. So --patience stops a resumed run at the step an unbroken one stops at.
 """
 
 from __future__ import annotations
@@ -10,7 +14,9 @@ import math
 
 import keras
 
+from charkeras.errors import RunDirError
 from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+from charkeras.train.checkpoints import read_meta
 
 
 class EarlyStopping(keras.callbacks.Callback):
@@ -20,6 +26,21 @@ class EarlyStopping(keras.callbacks.Callback):
         self.best = progress.best_val_loss if progress.best_val_loss is not None else math.inf
         self.without_improvement = 0
         self.stopped_at = None
+        self.best_step = None
+        self._started = False
+
+    def on_train_begin(self, logs=None):
+        if self._started:  # a resumed run calls fit more than once
+            return
+        self._started = True
+        best = self.progress.run.best_checkpoint()
+        try:
+            self.best_step = int(read_meta(best)["step"]) if best is not None else None
+        except (RunDirError, KeyError, TypeError, ValueError):
+            self.best_step = None
+        start = current_step(self.model)
+        if self.best_step is not None and self.best_step <= start:
+            self.without_improvement = validations_between(self.best_step, start, self.progress)
 
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
@@ -33,7 +54,7 @@ class EarlyStopping(keras.callbacks.Callback):
         loss = self.progress.last_val_loss
         if loss is None:
             return
-        if loss < self.best:
+        if loss < self.best or (step == self.best_step and loss == self.best):
             self.best, self.without_improvement = loss, 0
             return
         self.without_improvement += 1
@@ -42,3 +63,13 @@ class EarlyStopping(keras.callbacks.Callback):
             self.model.stop_training = True
             self.announce(f"\nearly stopping at step {step:,}: {self.patience} validations without improving "
                           f"on {self.best:.4f} nats/char (best checkpoint: {self.progress.run.checkpoints / 'best'})")
+
+
+def validations_between(first: int, last: int, progress: TrainingProgress) -> int:
+    """Validations at steps in (first, last]: every epoch end, and every `val_every` steps."""
+    batches, val_every = progress.layout.batches, progress.config.train.val_every
+    count = last // batches - first // batches
+    if val_every:
+        both = val_every * batches // math.gcd(val_every, batches)
+        count += (last // val_every - first // val_every) - (last // both - first // both)
+    return count
