@@ -292,6 +292,28 @@ def test_epoch_end_samples_of_short_epochs_are_the_same_after_a_resume(shakespea
     assert (tmp_path / "b" / "samples.jsonl").read_text() == (tmp_path / "a" / "samples.jsonl").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("lr, stop_after, drop_checkpoint, stops_at", [
+    (0.2, 83, False, 90),  # resumed at step 84, one validation (step 80) after the best (step 74)
+    (0.5, 44, True, 60),  # resumed from the start: the best (step 40) was written ahead of the checkpoint
+])
+def test_patience_stops_a_resumed_run_where_an_unbroken_one_stops(shakespeare_slice, tiny_config, tmp_path, lr,
+                                                                   stop_after, drop_checkpoint, stops_at):
+    cfg = tiny_config.replace(train={"epochs": 3, "checkpoint_every": 0, "lr_schedule": "constant",
+                                     "learning_rate": lr, "val_every": 10, "patience": 2})
+    straight, _ = fit(shakespeare_slice, tmp_path / "a", cfg, verbose=0)
+    assert int(straight.optimizer.iterations.numpy()) == stops_at
+    with pytest.raises(KeyboardInterrupt):
+        fit(shakespeare_slice, tmp_path / "b", cfg, verbose=0, callbacks=[SignalAt(stop_after, signal.SIGINT)])
+    if drop_checkpoint:  # as if killed before that checkpoint: the run resumes from its start
+        for path in RunDir(tmp_path / "b").list_checkpoints():
+            path.rename(path.with_name(f"gone-{path.name}"))
+    resumed, _ = fit(out=tmp_path / "b", resume=True, verbose=0)
+    assert int(resumed.optimizer.iterations.numpy()) == stops_at
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_an_extended_exponential_schedule_holds_its_final_lr():
     from charkeras.config import TrainConfig
     from charkeras.train.optimizers import make_optimizer

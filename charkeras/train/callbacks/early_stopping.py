@@ -41,6 +41,7 @@ class EarlyStopping(keras.callbacks.Callback):
         start = current_step(self.model)
         if self.best_step is not None and self.best_step <= start:
             self.without_improvement = validations_between(self.best_step, start, self.progress)
+            self.best_step = None
 
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
@@ -54,6 +55,8 @@ class EarlyStopping(keras.callbacks.Callback):
         loss = self.progress.last_val_loss
         if loss is None:
             return
+        if self.best_step is not None and step < self.best_step:
+            return  # replaying the steps before a best that was written ahead of the resumed checkpoint
         if loss < self.best or (step == self.best_step and loss == self.best):
             self.best, self.without_improvement = loss, 0
             return
