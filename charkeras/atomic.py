@@ -29,7 +29,9 @@ except ImportError:  # not POSIX: temporaries are still cleaned, just without th
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+    # backslashreplace: a path given with bytes that are not UTF-8 reaches Python as lone surrogates
+    # (e.g. "\udcff"); written as that escape, JSON reads the same string back and a page shows it.
+    write_bytes_atomic(path, text.encode("utf-8", "backslashreplace"))
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:

@@ -36,6 +36,11 @@ class CharkerasGroup(click.Group):
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx):
+        # A file name with bytes that are not UTF-8 (a lone surrogate in Python), or a generated character
+        # the terminal's encoding lacks, is printed as an escape rather than ending the command.
+        for stream in (sys.stdout, sys.stderr):
+            if callable(getattr(stream, "reconfigure", None)):
+                stream.reconfigure(errors="backslashreplace")
         try:
             return super().invoke(ctx)
         except CharkerasError as exc:

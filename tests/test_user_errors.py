@@ -83,6 +83,21 @@ def test_a_text_decoding_to_lone_surrogates_is_refused(tmp_path):
         load_corpus(path, encoding="unicode_escape", cache_dir=tmp_path / "cache")
 
 
+@pytest.mark.slow
+def test_a_corpus_path_that_is_not_utf8_trains_exports_and_reports(corpus, tmp_path):
+    """Linux file names are bytes: one with \\xff reaches Python as the lone surrogate \\udcff. It is
+    stored in run.json and card.json as the JSON escape and shown in pages, never a crash."""
+    strange = tmp_path / "bad\udcffname.txt"
+    strange.write_bytes(corpus.read_bytes())
+    run, export = tmp_path / "run", tmp_path / "export"
+    for args in (("fit", strange, "--out", run, *FIT_TINY), ("report", run), ("export", run, "--out", export),
+                 ("info", export), ("fit", "--resume", run, "--epochs", "2", "--quiet")):
+        result = cli(*args)
+        assert result.exit_code == 0, (args, result.output)
+    assert "bad\\udcffname.txt" in (export / "card.json").read_text(encoding="utf-8")
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["source"] == str(strange)
+
+
 # ---- where things are written -------------------------------------------------------------------------
 def test_out_and_cache_dir_inside_a_file_are_one_error_line(corpus, tmp_path):
     result = cli("fit", corpus, "--out", corpus / "run", *FIT_TINY)

@@ -153,7 +153,9 @@ def _write_export(tmp: Path, version: str, inference_model, config: CharConfig, 
         lite[name].update(result)
     _log(verbose, f"TFLite written and checked ({time.monotonic() - started:.1f} s)")
     card = model_card(config, vocab, count_params(inference_model), training, lite, version)
-    (tmp / CARD_FILE).write_text(json.dumps(card, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    # backslashreplace: a corpus path with bytes that are not UTF-8 (lone surrogates) stays a JSON escape
+    (tmp / CARD_FILE).write_bytes((json.dumps(card, indent=2, ensure_ascii=False) + "\n")
+                                  .encode("utf-8", "backslashreplace"))
     return lite
 
 
