@@ -16,6 +16,8 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 OPTIMIZERS = ("adam", "adamw", "rmsprop")
 # auto: the fused CPU layer (charkeras/fast_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
 LSTM_IMPLS = ("auto", "keras", "fused")
+# fit --strategy (charkeras/train/distribution.py): a property of how a run trains now, not of the run
+STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 # Training seeds travel as int32 (the samples' stateless seed [seed, step], the dropout seed generators).
 SEED_MAX = 2**31 - 1
 

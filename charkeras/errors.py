@@ -29,6 +29,10 @@ class TrainingDiverged(CharkerasError):
     """The loss became NaN or exploded; the last good checkpoint is kept."""
 
 
+class WorkerLost(CharkerasError):
+    """A worker of a multi-worker job stopped; the others cannot go on without it."""
+
+
 class ExportError(CharkerasError):
     """An export target is unusable, or a converted model fails its checks."""
 

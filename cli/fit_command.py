@@ -10,6 +10,7 @@ from charkeras.config import (
     LR_SCHEDULES,
     LSTM_IMPLS,
     OPTIMIZERS,
+    STRATEGIES,
     CharConfig,
     DataConfig,
     ModelConfig,
@@ -109,8 +110,17 @@ _CONFIG_OPTIONS = {
 @click.option("--log", "log_mode", type=click.Choice(LOG_MODES), default="auto",
               help="Progress display: bar (one line redrawn in place), plain (a line every 30 s, for logs "
                    "and pipes), auto (bar on a terminal, else plain).")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default="auto",
+              help="Data-parallel training (README, \"Scaling out\"): one device; mirrored over this machine's "
+                   "GPUs or --cpu-devices; multi-worker over the machines TF_CONFIG names; auto picks "
+                   "multi-worker with TF_CONFIG, mirrored with several GPUs (or --cpu-devices > 1), else one. "
+                   "--batch-size stays the global number of streams, split evenly over the replicas.")
+@click.option("--cpu-devices", type=click.IntRange(min=0), default=0,
+              help="Split the CPU into N logical devices, so --strategy mirrored runs data-parallel on a CPU "
+                   "(0: leave the CPU whole).")
 @click.pass_context
-def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode, thread_settings, **options):
+def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode, thread_settings, strategy,
+        cpu_devices, **options):
     """Train a stateful stacked-LSTM character model on CORPUS.
 
     CORPUS is a UTF-8 text file, a directory of text files, or tfds:NAME[:SPLIT].
@@ -127,7 +137,8 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
         changes = {_CONFIG_OPTIONS[name][1]: options[name] for name in given}  # charkeras/train/resuming.py
         epochs_given = ctx.get_parameter_source("epochs") != click.core.ParameterSource.DEFAULT
         _train(corpus, resume_dir, None, resume=True, epochs=epochs if epochs_given else None,
-               cache_dir=cache_dir, quiet=quiet, changes=changes, log=log_mode, thread_settings=thread_settings)
+               cache_dir=cache_dir, quiet=quiet, changes=changes, log=log_mode, thread_settings=thread_settings,
+               strategy=strategy, cpu_devices=cpu_devices)
         return
     if corpus is None:
         raise click.UsageError("give the training text: charkeras fit CORPUS (or --resume RUN)")
@@ -147,23 +158,25 @@ def fit(ctx, corpus, out, resume_dir, force, epochs, cache_dir, quiet, log_mode,
             sections[section][field] = value
     config = CharConfig().replace(**sections).validate()
     _train(corpus, out, config, force=force, cache_dir=cache_dir, quiet=quiet, auto=auto, started=started, log=log_mode,
-           thread_settings=thread_settings)
+           thread_settings=thread_settings, strategy=strategy, cpu_devices=cpu_devices)
 
 
 def _train(corpus, out, config, *, resume=False, force=False, epochs=None, cache_dir=None, quiet=False,
-           auto=(), started=None, changes=None, log="auto", thread_settings=True):
+           auto=(), started=None, changes=None, log="auto", thread_settings=True, strategy="auto", cpu_devices=0):
     # The session (no TensorFlow) handles Ctrl-C and SIGTERM from here, TensorFlow's import included:
     # one line saying what was saved, exit 130 (SIGINT) or 143 (SIGTERM). charkeras/train/interrupts.py
+    from charkeras.train.cluster import is_chief_task, uses_cluster
     from charkeras.train.interrupts import session
     from charkeras.train.run_lock import check_not_locked
 
-    check_not_locked(out)  # a run another process trains in: refused at once, before TensorFlow loads
+    if not uses_cluster(strategy) or is_chief_task():  # other workers never write --out (they use a temp dir)
+        check_not_locked(out)  # a run another process trains in: refused at once, before TensorFlow loads
     try:
         with session():
             from charkeras.train.driver import fit as fit_model
 
             fit_model(corpus, out, config, resume=resume, force=force, epochs=epochs, cache_dir=cache_dir,
                       verbose=0 if quiet else 1, auto=auto, started=started, changes=changes, log=log,
-                      configure_threads=thread_settings)
+                      configure_threads=thread_settings, strategy=strategy, cpu_devices=cpu_devices)
     except KeyboardInterrupt as exc:
         raise SystemExit(getattr(exc, "exit_code", 130)) from None

@@ -18,6 +18,7 @@ import numpy as np
 
 from charkeras.config import ModelConfig
 from charkeras.model.fused_lstm import FusedLSTM, resolve_lstm_impl
+from charkeras.model.replica_dropout import ReplicaDropout
 
 
 def lstm_name(i: int) -> str:
@@ -33,7 +34,8 @@ def build_training_model(cfg: ModelConfig, batch_size: int, seq_len: int | None 
         for i in range(cfg.layers):
             x = lstm(cfg.units, stateful=True, return_sequences=True, name=lstm_name(i))(x)
             if cfg.dropout > 0:
-                x = keras.layers.Dropout(cfg.dropout, seed=seed + i, name=f"dropout_{i}")(x)
+                # keras.layers.Dropout on one device; each replica its own masks on several
+                x = ReplicaDropout(cfg.dropout, seed=seed + i, name=f"dropout_{i}")(x)
         logits = keras.layers.Dense(cfg.vocab_size, name="logits")(x)
         return keras.Model(inputs, logits, name="charkeras_train")
 

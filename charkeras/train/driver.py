@@ -35,6 +35,15 @@ from charkeras.train.callbacks.stream_states import StreamStates
 from charkeras.train.callbacks.tensorboard_log import TensorBoardLog
 from charkeras.train.callbacks.validation import Validation
 from charkeras.train.checkpoints import CheckpointMeta
+from charkeras.train.distributed_loop import DistributedValidation, fit_distributed
+from charkeras.train.distribution import (
+    choose_strategy,
+    is_chief,
+    is_distributed,
+    prepare_replicas,
+    stop_on_lost_workers,
+    worker_out,
+)
 from charkeras.train.hardware import hardware_description
 from charkeras.train.memory_check import check_training_memory
 from charkeras.train.optimizers import make_optimizer
@@ -61,10 +70,11 @@ def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int 
 
 
 @interrupts.training_session  # Ctrl-C and SIGTERM stop cleanly; the run's lock is released on any exit
+@stop_on_lost_workers  # multi-worker: another worker's failure is one error line here too
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
         force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
         callbacks=(), strategy=None, auto=None, started: float | None = None,
-        log: str = "auto", changes: dict | None = None, configure_threads: bool = True):
+        log: str = "auto", changes: dict | None = None, configure_threads: bool = True, cpu_devices: int = 0):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
@@ -77,11 +87,15 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     `configure_threads`: on a machine without a GPU, set TensorFlow's thread pools for training
     (charkeras/threads.py: one thread per op, one op per core) when TensorFlow has not run an op yet.
     TensorFlow keeps its pools for the rest of the process, so pass False to keep your own settings.
+    `strategy`: auto, one, mirrored or multi-worker (charkeras/train/distribution.py), or a tf.distribute
+    Strategy; `cpu_devices`: split the CPU into N logical devices first (data-parallel on a CPU).
     """
     started = time.monotonic() if started is None else started
     auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
     if configure_threads:
         configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
+    strategy = choose_strategy(strategy, cpu_devices)  # also before TensorFlow's first op
+    out, verbose = worker_out(out, strategy, resume), (verbose if is_chief(strategy) else 0)
     run = RunDir(out)
     if resume:
         config, changes, source, expected_sha = _resolve_resume(run, source, config, epochs, changes)
@@ -112,6 +126,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     check_training_memory(config)  # a model too big for the machine: an error line, not an allocator crash
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
+    per_replica = prepare_replicas(strategy, config)  # B/R streams per replica (charkeras/train/distribution.py)
 
     stored_config = config
     if resume:
@@ -131,7 +146,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     strategy = strategy or tf.distribute.get_strategy()
     total_steps = planned_steps(config.train, layout.batches)
     with strategy.scope():
-        model = build_training_model(config.model, b, t, seed=config.train.seed)
+        model = build_training_model(config.model, per_replica, t, seed=config.train.seed)
         optimizer = make_optimizer(config.train, total_steps)
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
@@ -153,8 +168,10 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     checkpointer = Checkpointer(progress, seconds_before=start.train_seconds)
     # The order matters: see charkeras/train/callbacks/__init__.py.
     safe_point = SafePoint(checkpointer, total_steps)
+    validation = (DistributedValidation(progress, strategy, val_ids, val_layout, config.data.val_batches)
+                  if is_distributed(strategy) else Validation(progress, val_ds))  # each replica its streams
     all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states, resume_metrics),
-                     Validation(progress, val_ds), SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])),
+                     validation, SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])),
                      EpochLog(run), TensorBoardLog(run), ReportRefresher(run), checkpointer, safe_point, *callbacks]
     stopper = budget = console = None
     validation_at = next(i for i, c in enumerate(all_callbacks) if isinstance(c, Validation))
@@ -177,12 +194,15 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     history: dict[str, list] = {}
     interrupts.defer(True)  # from here a first Ctrl-C/SIGTERM stops at the end of a step, with a checkpoint
     try:
-        for part in fit_segments(start.step, total_steps, layout.batches):
+        for part in fit_segments(start.step, total_steps, layout.batches) if not is_distributed(strategy) else ():
             data = train_ds.skip(part.skip).take(part.take)
             _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
                                       callbacks=all_callbacks, verbose=0, shuffle=False))
             if model.stop_training:  # early stopping or the time budget
                 break
+        if is_distributed(strategy):  # the same callbacks, in charkeras/train/distributed_loop.py's loop
+            history = fit_distributed(model, strategy, train_ids, layout,
+                                      fit_segments(start.step, total_steps, layout.batches), all_callbacks)
         if console is not None:
             console.print_summary(stopped=_stop_reason(budget, stopper))
     except KeyboardInterrupt as exc:

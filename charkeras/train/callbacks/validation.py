@@ -38,6 +38,21 @@ class Validation(keras.callbacks.Callback):
 
     def validate(self) -> float:
         """Mean validation loss (nats/char) from a zero state; the training states are put back after."""
+        progress = self.progress
+        progress.stashed_states = get_states(self.model)
+        try:
+            reset_states(self.model)
+            total, count = self.loss_sum()
+        finally:
+            set_states(self.model, progress.stashed_states)
+            progress.stashed_states = None
+        progress.last_val_loss = total / count
+        progress.last_val_step = current_step(self.model)
+        return progress.last_val_loss
+
+    def loss_sum(self) -> tuple[float, int]:
+        """(summed loss, characters) over the validation batches, from the model's current states
+        (charkeras/train/distributed_loop.py's DistributedValidation runs it on every replica)."""
         if self._eval_fn is None:
             model = self.model
 
@@ -48,17 +63,8 @@ class Validation(keras.callbacks.Callback):
                 return tf.reduce_sum(losses), tf.size(losses)
 
             self._eval_fn = eval_fn
-        progress = self.progress
-        progress.stashed_states = get_states(self.model)
-        try:
-            reset_states(self.model)
-            total, count = 0.0, 0
-            for x, y in self.val_ds:
-                s, n = self._eval_fn(x, y)
-                total, count = total + float(s), count + int(n)
-        finally:
-            set_states(self.model, progress.stashed_states)
-            progress.stashed_states = None
-        progress.last_val_loss = total / count
-        progress.last_val_step = current_step(self.model)
-        return progress.last_val_loss
+        total, count = 0.0, 0
+        for x, y in self.val_ds:
+            s, n = self._eval_fn(x, y)
+            total, count = total + float(s), count + int(n)
+        return total, count
