@@ -121,3 +121,29 @@ def test_the_shipped_export_still_loads_in_every_runtime():
     texts = [load(shipped, runtime=r).generate(40, prime="ROMEO:", seed=1, temperature=0)
              for r in ("tflite", "savedmodel")]
     assert texts[0] == texts[1] and len(texts[0]) == 40
+
+
+@pytest.mark.slow
+def test_an_interrupted_export_never_pairs_files_silently(tmp_path):
+    """A kill between the renames of an export into an export leaves a new version directory or new
+    .tflite files beside the previous card: charkeras keeps to the card's SavedModel version, and a
+    .tflite the card does not describe (its sha256) is refused, never run with the wrong vocabulary."""
+    import shutil
+
+    from charkeras.errors import ModelLoadError
+    from charkeras.runtime.loading import load
+
+    out, other = tmp_path / "model", tmp_path / "other"
+    write(out, seed=0)
+    write(other, seed=1)
+    assert card(out)["tflite"]["model.tflite"]["sha256"]
+    expected = load(out, runtime="savedmodel").generate(50, seed=2, temperature=0)
+    shutil.copytree(other / "1", out / "2")  # the new version is in; the card still describes version 1
+    assert load(out, runtime="savedmodel").generate(50, seed=2, temperature=0) == expected
+    shutil.copy(other / "model.tflite", out / "model.tflite")  # a new .tflite beside the old card
+    with pytest.raises(ModelLoadError, match="sha256 differs"):
+        load(out, runtime="tflite")
+    write(out, seed=1)  # the next export puts everything together again
+    assert versions(out) == ["1", "2", "3"]
+    assert load(out, runtime="tflite").generate(50, seed=2, temperature=0) == \
+        load(other, runtime="tflite").generate(50, seed=2, temperature=0)

@@ -31,8 +31,16 @@ def version_numbers(base: Path) -> list[int]:
     return sorted(int(p.name) for p in base.iterdir() if p.name.isdigit() and p.is_dir())
 
 
-def version_dir(base: Path) -> Path:
-    """The highest integer version directory holding a saved_model.pb (what TF Serving would serve)."""
+def version_dir(base: Path, card: dict | None = None) -> Path:
+    """The version directory the card describes (its saved_model.version_dir) when it holds a SavedModel,
+    else the highest integer version directory holding a saved_model.pb (what TF Serving serves).
+
+    Following the card keeps the SavedModel and the card's vocabulary together even while an export
+    into `base` has renamed its new version in but not yet replaced card.json (or was killed there).
+    """
+    described = str(((card or {}).get("saved_model") or {}).get("version_dir", ""))
+    if described.isdigit() and (Path(base) / described / "saved_model.pb").is_file():
+        return Path(base) / described
     versions = [p for p in Path(base).iterdir() if p.name.isdigit() and (p / "saved_model.pb").is_file()]
     if not versions:
         raise ModelLoadError(f"{base} has no SavedModel version directory ({base}/1/saved_model.pb)")

@@ -53,7 +53,8 @@ TRAINING_SCHEMA = {
 }
 SAVED_MODEL_SCHEMA = {"version_dir": string(nonempty=True), "signatures": list_of(string())}
 TFLITE_FILE_SCHEMA = {
-    "variant": string(), "bytes": integer(0), "check_steps": integer(0), "argmax_agreement": number(0, 1),
+    "variant": string(), "bytes": integer(0), "sha256": string(nonempty=True), "check_steps": integer(0),
+    "argmax_agreement": number(0, 1),
     "max_prob_diff": number(0), "max_abs_logit_diff": number(0),
 }
 

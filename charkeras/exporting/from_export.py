@@ -24,7 +24,7 @@ def inference_model_from_export(base: Path):
     config = CharConfig.from_dict(card["config"])
     model = build_inference_model(config.model)
     try:
-        loaded = tf.saved_model.load(str(version_dir(base)))
+        loaded = tf.saved_model.load(str(version_dir(base, card)))
         stored = {v.name.removesuffix(":0"): v for v in loaded.signatures["step"].variables}
     except (LookupError, OSError, ValueError, tf.errors.OpError) as exc:
         raise ModelLoadError(f"cannot load the SavedModel of {base}: {str(exc).strip().splitlines()[0]}") from None

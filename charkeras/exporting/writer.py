@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -146,8 +147,11 @@ def _write_export(tmp: Path, version: str, inference_model, config: CharConfig, 
     lite = {}
     for variant in variants:
         path = tmp / TFLITE_FILES[variant]
-        path.write_bytes(convert_tflite(saved_model, variant))
-        lite[TFLITE_FILES[variant]] = {"variant": variant, "bytes": path.stat().st_size}
+        data = convert_tflite(saved_model, variant)
+        path.write_bytes(data)
+        # The sha256 ties each .tflite to this card: LiteRT refuses a file from another export.
+        lite[TFLITE_FILES[variant]] = {"variant": variant, "bytes": len(data),
+                                       "sha256": hashlib.sha256(data).hexdigest()}
     checks = check_tflite(saved_model, {TFLITE_FILES[v]: tmp / TFLITE_FILES[v] for v in variants}, vocab)
     for name, result in checks.items():
         lite[name].update(result)

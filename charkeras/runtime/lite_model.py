@@ -10,6 +10,7 @@ converted model, which can flip a near-tie and then change the rest of the text)
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,19 @@ def make_interpreter(path: Path, threads: int | None = None):
         raise ModelLoadError(f"cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
 
 
+def check_file_digest(path: Path, expected: str | None) -> None:
+    """The file must be the one card.json describes (cards written before the digest have none)."""
+    if not expected:
+        return
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if digest != expected:
+        raise ModelLoadError(f"{path} is not the file card.json describes (sha256 differs): it was replaced or "
+                             "damaged, or an export into this directory was interrupted; export again")
+
+
 class LiteCharModel(CharModel):
     runtime = "tflite"
 
@@ -73,6 +87,7 @@ class LiteCharModel(CharModel):
         if not model_path.is_file():
             hint = " (export with --quantize int8)" if precision == "int8" else ""
             raise ModelLoadError(f"{model_path} not found{hint}")
+        check_file_digest(model_path, ((card.get("tflite") or {}).get(model_path.name) or {}).get("sha256"))
         return cls(model_path, vocab, card["layers"], card["units"], card, base, threads)
 
     def _resize(self, batch: int) -> None:

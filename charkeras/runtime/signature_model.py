@@ -85,7 +85,7 @@ def batched_generator(step, layers: int, units: int):
 
 def load_saved_model(base: Path, card: dict, vocab: Vocabulary) -> CharModel:
     """The export in `base` through its SavedModel (the highest version directory)."""
-    directory = version_dir(base)
+    directory = version_dir(base, card)
     try:
         loaded = tf.saved_model.load(str(directory))
         functions = {name: loaded.signatures[name] for name in ("generate", "step", "score")}
