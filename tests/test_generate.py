@@ -265,7 +265,7 @@ def _missing_version_dir(export_dir, tmp_path):
     (_corrupt_card, [], "card.json is unreadable"),
     (_corrupt_saved_model, ["--runtime", "savedmodel"], "cannot load the SavedModel"),
     (_missing_version_dir, ["--runtime", "savedmodel"], "no SavedModel version directory"),
-    (_corrupt_tflite, [], "cannot load"),
+    (_corrupt_tflite, [], "is not the file card.json describes"),  # its sha256; "cannot load" for old cards
     (lambda e, t: e, ["--n", "0"], "--n must be"),
     (lambda e, t: e, ["--temperature", "-1"], "--temperature must be >= 0"),
     (lambda e, t: e, ["--top-k", "-1"], "--top-k must be >= 0"),

@@ -371,3 +371,15 @@ def test_rejected_generate_options_never_load_the_model(export_dir, monkeypatch)
     monkeypatch.setattr(loading, "load", lambda *a, **k: pytest.fail("loaded"))
     assert_one_error_line(cli("generate", export_dir, "--n", "3000000000"), "--n")
     assert_one_error_line(cli("generate", export_dir, "--prime", "\udcff"), "--prime")
+
+
+def test_a_damaged_tflite_is_one_error_line_with_or_without_its_digest(export_dir, tmp_path):
+    def forget_digests(card):
+        for facts in card["tflite"].values():
+            facts.pop("sha256")
+
+    with_digest = _edited_card(export_dir, tmp_path / "a", lambda card: None)
+    without = _edited_card(export_dir, tmp_path / "b", forget_digests)  # a card from before the digest
+    for bad, message in ((with_digest, "sha256 differs"), (without, "cannot load")):
+        (bad / "model.tflite").write_bytes(b"garbage")
+        assert_one_error_line(cli("generate", bad, "--n", "3", "--runtime", "tflite"), message)
