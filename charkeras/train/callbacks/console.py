@@ -26,6 +26,7 @@ LOG_MODES = ("auto", "bar", "plain")
 PLAIN_INTERVAL_SECONDS = 30.0
 _BAR_REFRESH_SECONDS = 0.25
 _RATE_WINDOW_SECONDS = 20.0  # chars/s and ETA from the steps of about the last 20 s
+_TRACED_STEPS = 2  # the first steps of a run include tracing its graphs: not in the rate
 
 
 def resolve_log_mode(mode: str, stream=None) -> str:
@@ -100,6 +101,11 @@ class ConsoleProgress(keras.callbacks.Callback):
         now = time.monotonic()
         if logs and "loss" in logs:
             self._loss = float(logs["loss"])
+        if len(self._marks) == 1 and self._marks[0][1] < self.start_step + _TRACED_STEPS:
+            step = current_step(self.model)
+            if step >= self.start_step + _TRACED_STEPS:  # the rate counts from here: the first steps trace
+                self._marks = [(now, step)]
+            return
         interval = _BAR_REFRESH_SECONDS if self.mode == "bar" else self.plain_interval
         if now - self._last_print < interval:
             return
