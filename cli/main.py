@@ -4,6 +4,7 @@ one-line messages with exit code 2. TensorFlow is imported only inside commands 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -27,6 +28,12 @@ class CharkerasGroup(click.Group):
     def main(self, args=None, *rest, **kwargs):
         """`--verbose` anywhere shows TensorFlow's own messages; otherwise the real CLI filters them
         (charkeras_cli/quiet_stderr.py)."""
+        # A file name with bytes that are not UTF-8 (a lone surrogate in Python), or a generated character
+        # the terminal's encoding lacks, is printed as an escape rather than ending the command. Before
+        # filter_native_stderr: once fd 2 is a pipe, a stream opened on a file can no longer reconfigure.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.reconfigure(errors="backslashreplace")
         args = list(sys.argv[1:] if args is None else args)
         if "--verbose" in args:
             args.remove("--verbose")
@@ -36,11 +43,6 @@ class CharkerasGroup(click.Group):
         return super().main(args, *rest, **kwargs)
 
     def invoke(self, ctx):
-        # A file name with bytes that are not UTF-8 (a lone surrogate in Python), or a generated character
-        # the terminal's encoding lacks, is printed as an escape rather than ending the command.
-        for stream in (sys.stdout, sys.stderr):
-            if callable(getattr(stream, "reconfigure", None)):
-                stream.reconfigure(errors="backslashreplace")
         try:
             return super().invoke(ctx)
         except CharkerasError as exc:

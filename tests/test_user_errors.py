@@ -383,3 +383,19 @@ def test_a_damaged_tflite_is_one_error_line_with_or_without_its_digest(export_di
     for bad, message in ((with_digest, "sha256 differs"), (without, "cannot load")):
         (bad / "model.tflite").write_bytes(b"garbage")
         assert_one_error_line(cli("generate", bad, "--n", "3", "--runtime", "tflite"), message)
+
+
+def test_the_real_cli_with_its_streams_on_files_prints_escapes(tmp_path):
+    """Outside click's test runner: stdout and stderr on files (seekable, then fd 2 becomes a pipe for the
+    TensorFlow filter); a name with a byte that is not UTF-8 is printed as an escape, exit 2, no crash."""
+    import os
+    import subprocess
+    import sys
+
+    missing = os.fsencode(tmp_path) + b"/nothere\xff.txt"
+    with open(tmp_path / "out.txt", "wb") as out, open(tmp_path / "err.txt", "wb") as err:
+        done = subprocess.run([sys.executable, "-m", "charkeras_cli.main", "fit", missing, "--out",
+                               os.fsencode(tmp_path) + b"/run"], stdout=out, stderr=err, timeout=120, check=False)
+    stderr = (tmp_path / "err.txt").read_text(encoding="utf-8")
+    assert done.returncode == 2, stderr
+    assert stderr.startswith("error: corpus not found: ") and "nothere\\udcff.txt" in stderr
