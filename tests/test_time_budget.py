@@ -33,6 +33,12 @@ def test_plan_fits_the_steps_and_their_overheads_into_the_time_left():
     assert 0.85 * 300 < expected_seconds < 300 and plan.limited_by == "budget"
 
 
+def test_a_measured_validation_replaces_the_estimate():
+    plan = plan_steps(seconds_left=300, step_seconds=0.05, now_step=20, batches=30, val_batches=3,
+                      val_seconds=0.6, val_every=60)
+    assert plan.per_step_seconds == pytest.approx(0.05 + (0.6 + 0.15) / 30 + 0.6 / 60)
+
+
 def test_plan_respects_a_smaller_step_limit():
     plan = plan_steps(seconds_left=3600, step_seconds=0.05, now_step=20, batches=30, val_batches=3,
                       limit_steps=600)

@@ -69,12 +69,16 @@ class BudgetPlan:
 
 
 def plan_steps(*, seconds_left: float, step_seconds: float, now_step: int, batches: int, val_batches: int,
-               val_every: int = 0, limit_steps: int | None = None, min_steps: int = 1) -> BudgetPlan:
-    """Total optimizer steps so that training ends within `seconds_left` from step `now_step`."""
-    per_epoch = val_batches * step_seconds * VALIDATION_STEP_FRACTION + EPOCH_END_SECONDS
-    per_step = step_seconds + per_epoch / batches
+               val_every: int = 0, limit_steps: int | None = None, min_steps: int = 1,
+               val_seconds: float | None = None) -> BudgetPlan:
+    """Total optimizer steps so that training ends within `seconds_left` from step `now_step`.
+
+    `val_seconds`: a measured validation pass; without it one is estimated from the step time."""
+    if val_seconds is None:
+        val_seconds = val_batches * step_seconds * VALIDATION_STEP_FRACTION
+    per_step = step_seconds + (val_seconds + EPOCH_END_SECONDS) / batches
     if val_every:
-        per_step += val_batches * step_seconds * VALIDATION_STEP_FRACTION / val_every
+        per_step += val_seconds / val_every
     usable = max(0.0, seconds_left * SAFETY - FINAL_SECONDS)
     total = max(now_step + int(usable / per_step), min_steps, now_step + 1)
     limited = "budget"

@@ -21,6 +21,7 @@ from charkeras.train.time_budget import FINAL_SECONDS, format_duration, plan_ste
 
 _UNTIMED = 2  # the first steps trace the graphs
 _MIN_TIMED_STEPS, _MIN_TIMED_SECONDS, _MAX_TIMED_STEPS = 10, 2.0, 200
+_CHEAP_VALIDATION_SECONDS = 3.0  # a first validation (trace included) this quick is timed again
 
 
 def adjustable_schedule(optimizer, warmup_steps: int):
@@ -86,12 +87,18 @@ class TimeBudget(keras.callbacks.Callback):
             step_seconds = (now - self._timer[1]) / (step - self._timer[0])
         else:  # too few steps before the first checkpoint: include the traced ones
             step_seconds = (now - self._began) / max(step - self.start_step, 1)
+        val_seconds = None
         if self.validation is not None:  # the first validation traces its graph: pay that before planning
+            began = time.monotonic()
             self.validation.validate()
             now = time.monotonic()
+            if now - began < _CHEAP_VALIDATION_SECONDS:  # cheap: time a second one, without the trace
+                self.validation.validate()
+                val_seconds, now = time.monotonic() - now, time.monotonic()
         self.plan = plan_steps(seconds_left=self.deadline - now, step_seconds=step_seconds, now_step=step,
                                batches=layout.batches, val_batches=self.val_batches,
-                               val_every=cfg.train.val_every, limit_steps=planned_steps(cfg.train, layout.batches))
+                               val_every=cfg.train.val_every, limit_steps=planned_steps(cfg.train, layout.batches),
+                               val_seconds=val_seconds)
         total = self.plan.total_steps
         self.set_total(total)
         progress.config = cfg.replace(train={"max_steps": total, "epochs": planned_epochs(total, layout.batches)})
