@@ -47,4 +47,5 @@ def test_plain_log_has_header_progress_and_summary(shakespeare_slice, tmp_path):
     for fragment in ("corpus", "vocabulary", "parameters", "steps/epoch", "device", "CPU"):
         assert fragment in out.split("step ")[0] or fragment in out, fragment
     assert "done: step" in out and "best val loss" in out and "next:" in out
+    assert "epoch 1: val loss" not in out  # a plain log folds validations into its periodic line
     assert f"charkeras generate {tmp_path / 'r'}" in out and "--baseline ngram" in out

@@ -26,6 +26,7 @@ LOG_MODES = ("auto", "bar", "plain")
 PLAIN_INTERVAL_SECONDS = 30.0
 _BAR_REFRESH_SECONDS = 0.25
 _RATE_WINDOW_SECONDS = 20.0  # chars/s and ETA from the steps of about the last 20 s
+_FIRST_LINE_SECONDS = 10.0
 _TRACED_STEPS = 2  # the first steps of a run include tracing its graphs: not in the rate
 
 
@@ -56,6 +57,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         self.out = out or sys.stdout
         self.mode = resolve_log_mode(mode, self.out)
         self.plain_interval = plain_interval
+        if self.mode == "plain":  # one line per interval: validations go into it, not a line each
+            progress.quiet_validations = True
         self._header_done = False
         self._began = None
         self._last_print = 0.0
@@ -68,7 +71,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         if self._began is None:
             self._began = time.monotonic()
             self._marks = [(self._began, self.start_step)]
-            self._last_print = self._began  # the first line once there is a rate to show
+            # the first plain line after 10 s, then one per interval
+            self._last_print = self._began - max(self.plain_interval - _FIRST_LINE_SECONDS, 0.0)
         if not self._header_done:
             self._header_done = True
             self._print(self.header())
@@ -139,6 +143,9 @@ class ConsoleProgress(keras.callbacks.Callback):
             parts.append(f"loss {self._loss:.4f}")
         if self.progress.last_val_loss is not None:
             parts.append(f"val {self.progress.last_val_loss:.4f}")
+        best = self.progress.best_val_loss
+        if best is not None and best != float("inf"):
+            parts.append(f"best {best:.4f}")
         parts += [f"{chars_per_s:,.0f} chars/s", f"elapsed {format_duration(now - self._began)}", f"ETA {eta}"]
         return " | ".join(parts)
 

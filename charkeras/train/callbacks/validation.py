@@ -23,7 +23,7 @@ class Validation(keras.callbacks.Callback):
         step = current_step(self.model)
         if every(step, self.progress.config.train.val_every, self.progress):
             loss = self.validate()
-            if self.progress.verbose:
+            if self.progress.verbose and not getattr(self.progress, "quiet_validations", False):
                 print(f"\nstep {step}: val loss {loss:.4f} nats/char ({bits(loss):.4f} bpc)")
 
     def on_epoch_end(self, epoch, logs=None):
@@ -33,7 +33,8 @@ class Validation(keras.callbacks.Callback):
         if "loss" in logs:
             logs["bpc"] = bits(logs["loss"])
         logs["lr"] = float(np.asarray(self.model.optimizer.learning_rate))
-        if self.progress.verbose:
+        # A plain log shows validations in its periodic line (charkeras/train/callbacks/console.py).
+        if self.progress.verbose and not getattr(self.progress, "quiet_validations", False):
             print(f"\nepoch {epoch + 1}: val loss {loss:.4f} nats/char ({logs['val_bpc']:.4f} bpc)")
 
     def validate(self) -> float:
