@@ -9,10 +9,12 @@ timeout and is killed on the way out.
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -250,8 +252,9 @@ def _free_ports(n):
     return ports
 
 
-def _workers(args, tmp_path, kill_worker_1_after=None):
-    """Run `charkeras fit ARGS` as the 2 workers of a local cluster; returns their (returncode, stderr)."""
+def _workers(args, tmp_path, kill_worker_1_after=None, meanwhile=None):
+    """Run `charkeras fit ARGS` as the 2 workers of a local cluster; returns their (returncode, stderr).
+    `meanwhile(processes)` runs while they train."""
     hosts = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
     try:
@@ -261,6 +264,8 @@ def _workers(args, tmp_path, kill_worker_1_after=None):
                 extra["CHARKERAS_TEST_KILL_AFTER"] = f"step:{kill_worker_1_after}"
             procs.append(subprocess.Popen(_charkeras("fit", *args), env=_env(tmp_path, **extra), cwd=REPO,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        if meanwhile is not None:
+            meanwhile(procs)
         errors = [p.communicate(timeout=TIMEOUT)[1] for p in procs]
         return [(p.returncode, err) for p, err in zip(procs, errors)]
     finally:
@@ -284,5 +289,29 @@ def test_two_workers_train_like_one_device_and_resume_after_a_worker_is_killed(c
     assert rc0 == 0 and rc1 == 0, (err0[-2000:], err1[-2000:])
     _assert_same(_checkpoint(run, STEPS), _checkpoint(reference, STEPS))
     assert (run / "log.csv").is_file() and (run / "report.html").is_file()
+    steps = [json.loads(line)["step"] for line in (run / "samples.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps))  # one writer: no sample twice
     leftovers = [p.name for p in (tmp_path / "tmp").iterdir() if p.name.startswith("charkeras-worker")]
     assert len(leftovers) <= 1  # the killed worker's own temporary run; the finished one removed its own
+
+
+@pytest.mark.slow
+def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step_with_a_checkpoint(corpus, tmp_path):
+    run = tmp_path / "workers"
+    options = {**OPTIONS, "max_steps": 5000, "checkpoint_every": 20, "val_every": 0}
+
+    def terminate_worker_1_after_the_first_checkpoint(procs):
+        deadline = time.monotonic() + TIMEOUT
+        while not any(p.name.startswith("ckpt-") for p in (run / "checkpoints").glob("*")):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "no checkpoint"
+            time.sleep(0.2)
+        procs[1].send_signal(signal.SIGTERM)
+
+    (rc0, err0), (rc1, err1) = _workers(["--strategy", "multi-worker", corpus, "--out", run, "--quiet",
+                                         *_cli_args(options)], tmp_path, meanwhile=terminate_worker_1_after_the_first_checkpoint)
+    assert rc0 == rc1 == 143, (err0[-2000:], err1[-2000:])
+    saved = [line for line in err0.splitlines() if line.startswith("interrupted (SIGTERM): saved ")]
+    assert saved and f"continue with: charkeras fit --resume {run}" in saved[0], err0[-2000:]
+    step = int(saved[0].split("ckpt-")[1][:9])
+    assert 0 < step < 5000 and (run / "checkpoints" / f"ckpt-{step:09d}" / "variables.npz").is_file()
+    assert f"saved {run}/checkpoints/ckpt-{step:09d}" in err1  # the worker names the job's checkpoint

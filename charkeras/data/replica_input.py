@@ -50,10 +50,15 @@ def replica_dataset(ids: np.ndarray, layout: StreamLayout, input_context: tf.dis
 
 
 def distributed_batches(strategy, ids: np.ndarray, layout: StreamLayout, skip: int = 0, take: int = -1):
-    """Batches [skip, skip + take) of `layout` as a tf.distribute dataset: replica r gets rows [r*b, (r+1)*b)."""
+    """Batches [skip, skip + take) of `layout` as a tf.distribute dataset: replica r gets rows [r*b, (r+1)*b).
+
+    It repeats endlessly: the caller reads exactly the batches it asked for. (A finite dataset makes
+    every `next` of a multi-worker iterator an eager all-reduce that asks whether any worker still
+    has data, one more collective per step; the step counts here are known in advance.)
+    """
 
     def dataset_fn(input_context):
-        return replica_dataset(ids, layout, input_context, skip, take)
+        return replica_dataset(ids, layout, input_context, skip, take).repeat()
 
     options = tf.distribute.InputOptions(experimental_replication_mode=tf.distribute.InputReplicationMode.PER_WORKER)
     return strategy.distribute_datasets_from_function(dataset_fn, options)

@@ -27,6 +27,8 @@ others: they stop with WorkerLost, and `fit --resume` continues from the last ch
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import tensorflow as tf
 
@@ -36,7 +38,7 @@ from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import current_step
 from charkeras.train.callbacks.safe_point import SafePoint
 from charkeras.train.callbacks.validation import Validation
-from charkeras.train.distribution import PEER_ERRORS, is_multi_worker, job, worker_lost
+from charkeras.train.distribution import PEER_ERRORS, is_chief, is_multi_worker, job, worker_lost
 from charkeras.train.interrupts import Interrupted, current_session, stop_requested
 
 SUM = tf.distribute.ReduceOp.SUM
@@ -49,7 +51,8 @@ class DistributedValidation(Validation):
     def __init__(self, progress, strategy, val_ids, val_layout, val_batches: int = 0):
         super().__init__(progress, val_ds=None)
         self.strategy = strategy
-        self.inputs = distributed_batches(strategy, val_ids, val_layout, 0, val_batches or -1)
+        self.batches = min(val_layout.batches, val_batches or val_layout.batches)
+        self.inputs = distributed_batches(strategy, val_ids, val_layout, 0, self.batches)
 
     def loss_sum(self) -> tuple[float, int]:
         if self._eval_fn is None:
@@ -62,8 +65,9 @@ class DistributedValidation(Validation):
 
             self._eval_fn = tf.function(lambda batch: strategy.run(replica_fn, args=batch))
         total, count = 0.0, 0
-        for batch in self.inputs:
-            s, n = (self.strategy.experimental_local_results(v)[0] for v in self._eval_fn(batch))
+        batches = iter(self.inputs)
+        for _ in range(self.batches):
+            s, n = (self.strategy.experimental_local_results(v)[0] for v in self._eval_fn(next(batches)))
             total, count = total + float(s), count + int(n)
         return total, count
 
@@ -112,6 +116,7 @@ def fit_distributed(model, strategy, ids, layout, segments, callbacks, *, verbos
     """Train the steps of `segments` (charkeras/train/step_plan.py) as `model.fit` would, one fit call per
     segment, with the callbacks `fit` gives `model.fit`; returns the merged history."""
     train_step = make_train_step(model, strategy, layout.batch_size * layout.seq_len)
+    use_local_loss_tracker(model)
     lockstep = _Lockstep(strategy, callbacks) if is_multi_worker(strategy) else None
     if lockstep is not None:
         callbacks = lockstep.callbacks
@@ -129,6 +134,20 @@ def fit_distributed(model, strategy, ids, layout, segments, callbacks, *, verbos
             raise
         raise worker_lost(exc, f"; the job stops at step {_step_or_unknown(model)}") from None
     return history
+
+
+def use_local_loss_tracker(model) -> None:
+    """Give the model a loss tracker (the running mean `model.fit` logs as "loss") outside the strategy.
+
+    `compile` under a strategy makes its variables sync-on-read: every update or read from the loop
+    (cross-replica context) would then be an eager all-reduce across the replicas and workers. The loop
+    adds the global loss itself, so plain variables hold the same running mean, with the same names
+    (checkpoints save and restore them as `model.metrics_variables`)."""
+    first = model._loss_tracker.variables[0]
+    if not isinstance(getattr(first, "value", first), tf.distribute.DistributedValues):
+        return
+    tracker = keras.metrics.Mean(name=model._loss_tracker.name)
+    object.__setattr__(model, "_loss_tracker", tracker)  # not Keras's attribute tracking: it replaces, not adds
 
 
 def _fit_segment(model, strategy, ids, layout, part, callbacks, train_step, lockstep, verbose, history):
@@ -180,6 +199,10 @@ class _Lockstep:
 
     def __init__(self, strategy, callbacks):
         self.strategy = strategy
+        self.chief = is_chief(strategy)
+        session = current_session()
+        if session is not None and not self.chief:  # what an interruption tells to do: the job's run
+            session.run_path = job.run_path
         self.safe_points = [c for c in callbacks if isinstance(c, SafePoint)]
         self.callbacks = [c for c in callbacks if not isinstance(c, SafePoint)]
         self.progress = next((c.progress for c in callbacks if hasattr(c, "progress")), None)
@@ -212,8 +235,8 @@ class _Lockstep:
         if signum and self.safe_points and step < self.safe_points[0].total_steps:
             path = self.safe_points[0].checkpointer.save(reason="interrupted")
             session = current_session()
-            if session is not None:
-                session.saved = path
+            if session is not None:  # the chief wrote the job's checkpoint of this step
+                session.saved = path if self.chief else job.run_path / "checkpoints" / Path(path).name
             raise Interrupted(int(signum))
 
 

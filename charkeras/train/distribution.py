@@ -20,7 +20,9 @@ from __future__ import annotations
 import atexit
 import functools
 import shutil
+import signal
 import tempfile
+import threading
 from pathlib import Path
 
 import tensorflow as tf
@@ -70,13 +72,27 @@ def choose_strategy(strategy=None, cpu_devices: int = 0):
         require(cpu_devices <= 1, "--cpu-devices does not apply to --strategy multi-worker: each worker trains "
                                   "on its GPUs, or on its CPU as one replica")
         job.multi_worker = True
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        _reclaim_signals()
+        return strategy
     configure_cpu_devices(cpu_devices)
     if name == "one":
         return tf.distribute.get_strategy()
     gpus = tf.config.list_logical_devices("GPU")
     devices = [d.name for d in (gpus or tf.config.list_logical_devices("CPU"))]
     return tf.distribute.MirroredStrategy(devices)
+
+
+def _reclaim_signals() -> None:
+    """MultiWorkerMirroredStrategy's coordination service installs a SIGTERM handler of its own (a
+    preemption notifier charkeras does not use), which swallows the signal: give SIGTERM and SIGINT back to
+    the Python handlers (charkeras/train/interrupts.py: stop after the step, with a checkpoint)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(signum)
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 def is_distributed(strategy) -> bool:
