@@ -315,3 +315,25 @@ def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step_with_a_checkp
     step = int(saved[0].split("ckpt-")[1][:9])
     assert 0 < step < 5000 and (run / "checkpoints" / f"ckpt-{step:09d}" / "variables.npz").is_file()
     assert f"saved {run}/checkpoints/ckpt-{step:09d}" in err1  # the worker names the job's checkpoint
+
+
+@pytest.mark.slow
+def test_workers_started_with_other_options_stop_with_one_error_line(corpus, tmp_path):
+    hosts = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    try:
+        for index, units in ((0, 8), (1, 16)):
+            extra = {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})}
+            args = ["fit", corpus, "--out", tmp_path / "run", "--strategy", "multi-worker", "--quiet",
+                    *_cli_args({**OPTIONS, "units": units})]
+            procs.append(subprocess.Popen(_charkeras(*args), env=_env(tmp_path, **extra), cwd=REPO,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        errors = [p.communicate(timeout=TIMEOUT)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, err in zip(procs, errors):
+        assert p.returncode == 2 and "error: the workers were not started with the same corpus and options" in err, err
+    assert not (tmp_path / "run" / "checkpoints").exists() or not any((tmp_path / "run" / "checkpoints").iterdir())

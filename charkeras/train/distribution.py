@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import hashlib
 import shutil
 import signal
 import tempfile
@@ -158,9 +159,13 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.e
 
 def worker_lost(exc: tf.errors.OpError, where: str = "") -> WorkerLost:
     first_line = (exc.message or type(exc).__name__).strip().splitlines()[0][:300]
-    return WorkerLost(f"a worker of the multi-worker job stopped or cannot be reached ({first_line}){where}. "
-                      f"Restart every worker with: charkeras fit --resume {job.run_path or 'RUN'} (the same "
-                      "TF_CONFIG) to continue exactly from the last checkpoint")
+    run = job.run_path
+    if run is not None and (run / CONFIG_FILE).is_file():
+        then = (f"Restart every worker with: charkeras fit --resume {run} (the same TF_CONFIG) to continue "
+                "exactly from the last checkpoint")
+    else:  # the chief had not created the run yet (or this worker cannot see it)
+        then = "The run was not created here: once the cause is fixed, start every worker again"
+    return WorkerLost(f"a worker of the multi-worker job stopped or cannot be reached ({first_line}){where}. {then}")
 
 
 def stop_on_lost_workers(function):
@@ -221,4 +226,19 @@ def prepare_replicas(strategy, config) -> int:
                 "--time-budget cannot plan a multi-worker job (each worker would time itself): pass --max-steps")
         if not job.waited:
             barrier(strategy)
+        _check_same_options(strategy, config)
     return per_replica
+
+
+def _check_same_options(strategy, config) -> None:
+    """Every worker must build the same model on the same layout, or their collectives would not match:
+    compare a fingerprint of the run's config (its vocabulary size included) before the model is built."""
+    mine = float(int(hashlib.sha256(config.to_json().encode()).hexdigest()[:12], 16))  # 48 bits: exact
+
+    def replica_fn(value):
+        return tf.distribute.get_replica_context().all_gather(value[None], axis=0)
+
+    gathered = tf.function(lambda value: strategy.run(replica_fn, args=(value,)))(tf.constant(mine, tf.float64))
+    if len(set(strategy.experimental_local_results(gathered)[0].numpy().tolist())) != 1:
+        raise WorkerLost("the workers were not started with the same corpus and options (their configs differ): "
+                         "start every worker with the same command, TF_CONFIG aside")
