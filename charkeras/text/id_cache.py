@@ -105,26 +105,27 @@ def _count(chunks) -> tuple[Vocabulary, int]:
 
 
 def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> None:
-    """Write the ids of the text to the .npy file `path` atomically, a chunk at a time."""
+    """Write the ids of the text to the .npy file `path` atomically, a chunk at a time.
+
+    Plain sequential writes (not a writable memory map, whose dirty pages count towards the process's
+    memory until written back): peak memory stays a few chunks whatever the corpus size, and a full
+    disk fails with ENOSPC at the write that does not fit.
+    """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    ids = np.lib.format.open_memmap(tmp, mode="w+", dtype=vocab.id_dtype, shape=(chars,))
+    dtype = np.dtype(vocab.id_dtype)
     try:
-        # Reserve the file's blocks first: writing a sparse memory map on a full disk kills the
-        # process with SIGBUS, where this fails with ENOSPC.
-        if hasattr(os, "posix_fallocate"):  # Linux; elsewhere a full disk may still end the process
-            with open(tmp, "rb+") as f:
-                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
-        at = 0
-        for chunk in chunks:
-            for start in range(0, len(chunk), _CHUNK_CHARS):
-                piece = vocab.encode(chunk[start:start + _CHUNK_CHARS], ids.dtype)
-                ids[at:at + len(piece)] = piece
-                at += len(piece)
-        if at != chars:
-            raise CorpusError(f"the corpus changed while it was read ({chars} then {at} characters); retry")
-        ids.flush()
-        del ids
-        with open(tmp, "rb+") as f:
+        with open(tmp, "wb") as f:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (chars,)}
+            np.lib.format.write_array_header_1_0(f, header)
+            at = 0
+            for chunk in chunks:
+                for start in range(0, len(chunk), _CHUNK_CHARS):
+                    piece = vocab.encode(chunk[start:start + _CHUNK_CHARS], dtype)
+                    f.write(piece.tobytes())
+                    at += len(piece)
+            if at != chars:
+                raise CorpusError(f"the corpus changed while it was read ({chars} then {at} characters); retry")
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
