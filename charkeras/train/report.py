@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 import json
 import time
 import warnings
@@ -26,7 +25,7 @@ from charkeras.atomic import write_bytes_atomic, write_text_atomic
 from charkeras.data.streams import StreamLayout
 from charkeras.errors import RunDirError
 from charkeras.probability import LN2, bits
-from charkeras.train.report_curves import curves_png, read_curves
+from charkeras.train.report_curves import curves_png, finish_png, loss_and_lr_figure, read_curves
 from charkeras.train.run_dir import RunDir
 
 REPORT_FILE = "report.html"
@@ -98,39 +97,21 @@ def steps_per_epoch(run: RunDir) -> int | None:
 
 
 def plot_png(epochs: list[dict], batches: int | None) -> bytes | None:
-    """Loss (nats/char, with a bpc axis) and learning rate against steps; None when there is nothing to draw
-    or matplotlib is missing."""
-    if not epochs:
+    """Loss (nats/char, with a bpc axis) and learning rate at epoch ends, for runs that predate
+    steps.csv; None when there is nothing to draw or matplotlib is missing."""
+    figure = loss_and_lr_figure() if epochs else None
+    if figure is None:
         return None
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
+    fig, loss_ax, lr_ax = figure
     x = [_step(row, batches) for row in epochs]
-    fig = Figure(figsize=(11, 4), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    loss_ax, lr_ax = fig.subplots(1, 2, width_ratios=[2, 1])
     for key, label, style in (("loss", "training (epoch mean)", "o-"), ("val_loss", "validation", "s-")):
         points = [(xi, row[key]) for xi, row in zip(x, epochs) if row[key] is not None]
         if points:
             loss_ax.plot(*zip(*points), style, label=label, markersize=4)
-    loss_ax.set_xlabel("step" if batches else "epoch")
-    loss_ax.set_ylabel("loss (nats/char)")
-    loss_ax.secondary_yaxis("right", functions=(lambda v: v / LN2, lambda v: v * LN2)).set_ylabel("bits/char")
-    loss_ax.grid(alpha=0.3)
-    loss_ax.legend()
-    loss_ax.set_title("loss")
     lr_points = [(xi, row["lr"]) for xi, row in zip(x, epochs) if row["lr"] is not None]
     if lr_points:
         lr_ax.plot(*zip(*lr_points), "o-", color="tab:green", markersize=4)
-    lr_ax.set_xlabel("step" if batches else "epoch")
-    lr_ax.set_title("learning rate (at epoch end)")
-    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    lr_ax.grid(alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return finish_png(fig, loss_ax, lr_ax, "step" if batches else "epoch", "learning rate (at epoch end)")
 
 
 def _step(row: dict, batches: int | None) -> int:

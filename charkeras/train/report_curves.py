@@ -55,18 +55,43 @@ def smooth(values: list[float], weight: float = SMOOTHING) -> list[float]:
     return out
 
 
+def loss_and_lr_figure():
+    """(figure, loss axes, learning-rate axes) of the report's plot; None without matplotlib."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:  # matplotlib is optional: the report then has no plot
+        return None
+    fig = Figure(figsize=(11, 4), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    return (fig, *fig.subplots(1, 2, width_ratios=[2, 1]))
+
+
+def finish_png(fig, loss_ax, lr_ax, x_label: str, lr_title: str) -> bytes:
+    """Label and style both axes the same way for every plot, and render the figure as PNG bytes."""
+    loss_ax.set_xlabel(x_label)
+    loss_ax.set_ylabel("loss (nats/char)")
+    loss_ax.secondary_yaxis("right", functions=(lambda v: v / LN2, lambda v: v * LN2)).set_ylabel("bits/char")
+    loss_ax.grid(alpha=0.3)
+    loss_ax.legend()
+    loss_ax.set_title("loss")
+    lr_ax.set_xlabel(x_label)
+    lr_ax.set_title(lr_title)
+    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
+    lr_ax.grid(alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
 def curves_png(steps: list[dict], validations: list[dict]) -> bytes | None:
     """The plot, or None when there is nothing to draw or matplotlib is missing."""
     if not steps and not validations:
         return None
-    try:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
+    figure = loss_and_lr_figure()
+    if figure is None:
         return None
-    fig = Figure(figsize=(11, 4), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
-    loss_ax, lr_ax = fig.subplots(1, 2, width_ratios=[2, 1])
+    fig, loss_ax, lr_ax = figure
     if steps:
         x = [r["step"] for r in steps]
         losses = [r["loss"] for r in steps]
@@ -76,16 +101,4 @@ def curves_png(steps: list[dict], validations: list[dict]) -> bytes | None:
     if validations:
         loss_ax.plot([r["step"] for r in validations], [r["val_loss"] for r in validations], "s-",
                      color="tab:orange", markersize=3, label=f"validation ({len(validations)})")
-    loss_ax.set_xlabel("step")
-    loss_ax.set_ylabel("loss (nats/char)")
-    loss_ax.secondary_yaxis("right", functions=(lambda v: v / LN2, lambda v: v * LN2)).set_ylabel("bits/char")
-    loss_ax.grid(alpha=0.3)
-    loss_ax.legend()
-    loss_ax.set_title("loss")
-    lr_ax.set_xlabel("step")
-    lr_ax.set_title("learning rate")
-    lr_ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    lr_ax.grid(alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return finish_png(fig, loss_ax, lr_ax, "step", "learning rate")
