@@ -258,6 +258,9 @@ def main(argv=None) -> None:
         print(json.dumps(result))
         return
     fixed = {"batch": args.batch, "seq_len": args.seq_len}
+    from charkeras.machine import cpu_name
+
+    print(f"CPU: {cpu_name()}, {len(os.sched_getaffinity(0))} cores available.")
     print(f"threads: PyTorch {args.threads}; TensorFlow {args.tf_threads}. "
           f"Timed {args.steps} steps after {args.warmup} warm-up steps.")
     everything = []
