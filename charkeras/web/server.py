@@ -1,12 +1,13 @@
 """Serve a built site on 127.0.0.1: the right MIME types (.wasm application/wasm, .js text/javascript) and the
 COOP/COEP headers of a cross-origin isolated page, so LiteRT.js's threaded build can use SharedArrayBuffer.
-Standard library only; Ctrl-C stops `serve_until_interrupted` cleanly."""
+Standard library only; Ctrl-C or SIGTERM stops `serve_until_interrupted` cleanly."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import http.server
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,13 +56,24 @@ def url_of(server: SiteServer) -> str:
 
 
 def serve_until_interrupted(server: SiteServer) -> None:
-    """Serve until Ctrl-C (KeyboardInterrupt), then close the socket."""
+    """Serve until Ctrl-C or SIGTERM, then close the socket.
+
+    The server runs in a thread and the main thread only waits for the signal, so the stop never
+    depends on where in the request loop a KeyboardInterrupt would land.
+    """
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
+    thread.start()
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        while not stop.wait(0.2):
+            pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        server.shutdown()
         server.server_close()
+        thread.join(timeout=10)
 
 
 @contextlib.contextmanager
