@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from charkeras.probability import bits
-from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+from charkeras.train.callbacks.progress import AfterValidation, TrainingProgress, current_step
 from charkeras.train.report_curves import STEPS_FILE, VALIDATIONS_FILE
 
 STEP_COLUMNS = ("step", "epoch", "loss", "lr")
@@ -76,25 +76,10 @@ class TrainingCurveLog(keras.callbacks.Callback):
         self._sum, self._count = 0.0, 0
 
 
-class ValidationCurveLog(keras.callbacks.Callback):
+class ValidationCurveLog(AfterValidation):
     """validations.csv: one row per validation. Must come after Validation, whose result it reads."""
 
-    def __init__(self, progress: TrainingProgress):
-        super().__init__()
-        self.progress = progress
-
-    def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
-        if every(step, self.progress.config.train.val_every, self.progress):
-            self._write(step)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._write(current_step(self.model))
-
-    def _write(self, step: int) -> None:
-        loss = self.progress.last_val_loss
-        if loss is None:
-            return
+    def validated(self, step: int, loss: float) -> None:
         _append(self.progress.run.path / VALIDATIONS_FILE, VALIDATION_COLUMNS, {
             "step": step, "epoch": (step - 1) // self.progress.layout.batches + 1, "val_loss": loss,
             "val_bpc": bits(loss), "time": round(time.time(), 3)})

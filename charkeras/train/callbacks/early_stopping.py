@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import math
 
-import keras
-
 from charkeras.errors import RunDirError
-from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+from charkeras.train.callbacks.progress import AfterValidation, TrainingProgress, current_step
 from charkeras.train.checkpoints import read_meta
 
 
-class EarlyStopping(keras.callbacks.Callback):
+class EarlyStopping(AfterValidation):
     def __init__(self, progress: TrainingProgress, patience: int, announce=print):
-        super().__init__()
-        self.progress, self.patience, self.announce = progress, patience, announce
+        super().__init__(progress)
+        self.patience, self.announce = patience, announce
         self.best = progress.best_val_loss if progress.best_val_loss is not None else math.inf
         self.without_improvement = 0
         self.stopped_at = None
@@ -43,18 +41,7 @@ class EarlyStopping(keras.callbacks.Callback):
             self.without_improvement = validations_between(self.best_step, start, self.progress)
             self.best_step = None
 
-    def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
-        if every(step, self.progress.config.train.val_every, self.progress):
-            self._validated(step)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._validated(current_step(self.model))
-
-    def _validated(self, step: int) -> None:
-        loss = self.progress.last_val_loss
-        if loss is None:
-            return
+    def validated(self, step: int, loss: float) -> None:
         if self.best_step is not None and step < self.best_step:
             return  # replaying the steps before a best that was written ahead of the resumed checkpoint
         if loss < self.best or (step == self.best_step and loss == self.best):
