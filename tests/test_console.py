@@ -49,3 +49,29 @@ def test_plain_log_has_header_progress_and_summary(shakespeare_slice, tmp_path):
     assert "done: step" in out and "best val loss" in out and "next:" in out
     assert "epoch 1: val loss" not in out  # a plain log folds validations into its periodic line
     assert f"charkeras generate {tmp_path / 'r'}" in out and "--baseline ngram" in out
+
+
+def _console_at_rate(time_left=None, max_steps=1000):
+    import io
+    from types import SimpleNamespace
+
+    from charkeras.config import CharConfig
+    from charkeras.data.streams import StreamLayout
+    from charkeras.train.callbacks.console import ConsoleProgress
+
+    config = CharConfig().replace(train={"max_steps": max_steps, "time_budget": 600.0 if time_left else None})
+    progress = SimpleNamespace(config=config, layout=StreamLayout(64, 100, 100_000, 1000), last_val_loss=None,
+                               best_val_loss=None)
+    console = ConsoleProgress(progress, source="c.txt", corpus_chars=1, train_chars=1, val_chars=1, val_batches=1,
+                              strategy=None, mode="plain", out=io.StringIO(), time_left=time_left)
+    console._began, console._marks = 0.0, [(0.0, 0), (10.0, 10)]  # 1 step/s
+    return console
+
+
+def test_eta_follows_the_step_rate():
+    assert _console_at_rate().status_line(10, 10.0).endswith("ETA 16m30s")  # 990 steps left at 1 step/s
+
+
+def test_eta_never_passes_the_time_budget_deadline():
+    # Steps slower than the budget's plan (a busy machine): the budget still stops the run in 5 minutes.
+    assert _console_at_rate(time_left=lambda: 300.0).status_line(10, 10.0).endswith("ETA 5m00s")

@@ -6,6 +6,7 @@ Usage (the numbers mean something only on an otherwise idle machine):
     python tools/bench_train.py --sizes 2x512 --impls fused --rounds 3 --steps 30
     python tools/bench_train.py --sweep              # scaling table: units, layers, seq-len, batch
     python tools/bench_train.py --sweep --json out.json
+    python tools/bench_train.py --whole-job          # `charkeras fit` vs tools/torch_char_rnn.py, whole processes
 
 charkeras side: `charkeras.train.fit` on a corpus file, i.e. the real training model, the real tf.data
 pipeline, Adam with clipnorm and the cosine schedule, and the fit callbacks (per-step checks); the
@@ -21,6 +22,11 @@ Threads: PyTorch gets `--threads` intra-op threads (the machine's cores by defau
 what `charkeras fit` gives it (`--tf-threads charkeras`: charkeras.threads.configure_training_threads,
 one thread per op and one inter-op thread per core), or its own default pools (`default`), or
 `INTRA:INTER`. Restrict both to N cores with `taskset -c 0-(N-1) python tools/bench_train.py ...`.
+
+--whole-job times whole jobs instead of steps: the `charkeras fit` command (import, corpus, tracing, one
+epoch, validation, sample, checkpoint, report) against tools/torch_char_rnn.py doing the same job, each a
+fresh process, alternated, wall clock from launch to exit and peak RSS. Default job: 2x256, dropout 0.5,
+batch 64, seq-len 100, --val-frac 0.05, one epoch on the first 400,000 characters of data/tinyshakespeare.txt.
 
 Needs PyTorch for the peer: `pip install -e .[bench]` (CPU build). `--no-torch` runs charkeras only.
 """
@@ -55,7 +61,7 @@ def parse_args(argv=None):
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--embedding-dim", type=int, default=64)
     p.add_argument("--vocab", type=int, default=65, help="distinct characters in the random text")
-    p.add_argument("--dropout", type=float, default=0.3)
+    p.add_argument("--dropout", type=float, default=None, help="[default: 0.3; 0.5 with --whole-job]")
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--steps", type=int, default=20, help="timed steps per run")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing, allocation)")
@@ -66,14 +72,27 @@ def parse_args(argv=None):
                    help="vary units, layers, seq-len and batch one at a time around --sizes' first entry")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1x32 and 2x32 models, batch 8, seq 20, 3 steps (with --sweep: a tiny grid)")
+    p.add_argument("--whole-job", action="store_true",
+                   help="time whole processes: `charkeras fit` against tools/torch_char_rnn.py (see above)")
+    p.add_argument("--corpus", type=Path, default=REPO / "data" / "tinyshakespeare.txt",
+                   help="--whole-job's corpus [default: data/tinyshakespeare.txt]")
+    p.add_argument("--corpus-chars", type=int, default=400_000,
+                   help="--whole-job uses this many characters from the corpus's start (0: all)")
+    p.add_argument("--epochs", type=int, default=1, help="--whole-job's epochs")
     p.add_argument("--json", type=Path, help="also write every run's result here")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.threads is None:
         args.threads = len(os.sched_getaffinity(0))  # the cores this process (and taskset) allows
+    # The whole job of issue 13 trains 2x256 with dropout 0.5 (the step benchmark's default is 0.3).
+    args.whole_dropout = 0.5 if args.dropout is None else args.dropout
+    args.dropout = 0.3 if args.dropout is None else args.dropout
+    if args.whole_job and args.sizes == "2x256,2x512":
+        args.sizes = "2x256"
     if args.quick:
         args.sizes, args.batch, args.seq_len, args.embedding_dim = "1x32,2x32", 8, 20, 8
         args.steps, args.warmup, args.rounds = 3, 1, 1
+        args.corpus_chars = min(args.corpus_chars, 20_000) if args.corpus_chars else 20_000
     return args
 
 
@@ -193,6 +212,62 @@ def run_torch(spec: dict) -> dict:
     return _result(spec, marks)
 
 
+# ---- whole jobs: one process each ----------------------------------------------------------------------
+def whole_job_commands(args, corpus: Path, out: Path) -> dict[str, list[str]]:
+    size = sizes(args.sizes)[0]
+    common = ["--layers", str(size["layers"]), "--units", str(size["units"]), "--dropout", str(args.whole_dropout),
+              "--batch-size", str(args.batch), "--seq-len", str(args.seq_len), "--val-frac", "0.05",
+              "--epochs", str(args.epochs)]
+    charkeras = [str(Path(sys.executable).with_name("charkeras")), "fit", str(corpus), "--out", str(out), "--force",
+                 "--log", "plain", *common]
+    torch = [sys.executable, str(REPO / "tools" / "torch_char_rnn.py"), str(corpus), "--threads", str(args.threads),
+             "--embedding-dim", str(args.embedding_dim), *common]
+    return {"charkeras fit": charkeras, "PyTorch script": torch}
+
+
+def time_process(command: list[str], env: dict) -> dict:
+    """Wall clock from launch to exit and the peak RSS of one process (it must exit 0)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
+    return {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024, "output_tail": output[-400:]}
+
+
+def whole_job(args) -> list[dict]:
+    text = args.corpus.read_text(encoding="utf-8")
+    text = text[:args.corpus_chars] if args.corpus_chars else text
+    size = sizes(args.sizes)[0]
+    print(f"whole job: {size['layers']}x{size['units']}, dropout {args.whole_dropout}, batch {args.batch}, "
+          f"seq-len {args.seq_len}, {args.epochs} epoch(s) on {len(text):,} chars of {args.corpus.name}, "
+          f"val-frac 0.05; {args.rounds} round(s), alternated", flush=True)
+    results: dict[str, list[dict]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / "corpus.txt"
+        corpus.write_text(text, encoding="utf-8")
+        # A fresh data cache for every charkeras run, as a first fit of a new corpus has.
+        for r in range(args.rounds):
+            commands = list(whole_job_commands(args, corpus, Path(tmp) / "run").items())
+            for name, command in commands if r % 2 == 0 else commands[::-1]:
+                env = {**os.environ, "CHARKERAS_CACHE": str(Path(tmp) / f"cache-{r}")}
+                res = {"job": name, "round": r + 1, **time_process(command, env)}
+                results.setdefault(name, []).append(res)
+                print(f"  round {r + 1}  {name:16s} {res['wall_s']:7.1f} s  peak RSS {res['peak_rss_mb']:6.0f} MB",
+                      flush=True)
+    ours, peer = (results[n] for n in ("charkeras fit", "PyTorch script"))
+    ours_s, peer_s = (statistics.median(r["wall_s"] for r in runs) for runs in (ours, peer))
+    ours_mb, peer_mb = (max(r["peak_rss_mb"] for r in runs) for runs in (ours, peer))
+    print(f"\n| job | wall (median) | peak RSS |\n|---|---|---|\n| charkeras fit | {ours_s:.1f} s | {ours_mb:.0f} MB |"
+          f"\n| PyTorch script | {peer_s:.1f} s | {peer_mb:.0f} MB |")
+    print(f"\nspeed ratio (PyTorch wall / charkeras wall): {peer_s / ours_s:.2f}; "
+          f"memory ratio (charkeras / PyTorch peak RSS): {ours_mb / peer_mb:.2f}")
+    return [r for runs in results.values() for r in runs]
+
+
 # ---- parent: alternate the runs, print the tables ---------------------------------------------------
 def run_child(spec: dict) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True,
@@ -264,7 +339,9 @@ def main(argv=None) -> None:
     print(f"threads: PyTorch {args.threads}; TensorFlow {args.tf_threads}. "
           f"Timed {args.steps} steps after {args.warmup} warm-up steps.")
     everything = []
-    if args.sweep:
+    if args.whole_job:
+        everything = whole_job(args)
+    elif args.sweep:
         centre = {**sizes(args.sizes)[0], **fixed}
         rows = []
         for key, values in (SWEEP_QUICK if args.quick else SWEEP).items():

@@ -22,11 +22,9 @@ from charkeras.machine import cpu_cores
 from charkeras.probability import log_softmax
 from charkeras.runtime.char_model import CharModel
 from charkeras.runtime.limits import check_threads
-from charkeras.sampling.numpy_sampler import gumbel_noise, sample_next_numpy
+from charkeras.sampling.numpy_sampler import generate_ids_numpy
 
 INSTALL_HINT = "pip install ai-edge-litert (or: pip install 'charkeras[lite]')"
-_NOISE_BLOCK = 64  # characters whose sampling noise is computed in one numpy pass
-_NOISE_BLOCK_VALUES = 1 << 22  # at most this many noise values (float64) per pass
 # XNNPACK splits a step's matrix-vector products across threads: a 2x512 step took 111 us with 2
 # threads against 170 us with 1 on a 2-core machine; a tiny model is no slower. More than 4 threads
 # did not pay on one step's small products.
@@ -109,25 +107,8 @@ class LiteCharModel(CharModel):
         return it.get_tensor(self._out["logits"]), it.get_tensor(self._out["state"])
 
     def _generate_ids(self, prime_ids, n, temperature, top_k, seed):
-        batch = len(prime_ids)
-        state = self.zero_state(batch)
-        for i in range(prime_ids.shape[1]):
-            logits, state = self.step(prime_ids[:, i], state)
-        out = np.empty((batch, n), np.int32)
-        noise = None
-        # Characters per noise block: fewer for big batches, so the float64 block stays near 32 MB
-        # (100,000 samples at 64 characters a block took 11 GB). Each character's noise depends only
-        # on (seed, its position), so the block size never changes the text.
-        block = max(1, min(_NOISE_BLOCK, _NOISE_BLOCK_VALUES // (batch * logits.shape[-1])))
-        for i in range(n):
-            if np.float32(temperature) > 0 and i % block == 0:
-                count = min(block, n - i)
-                noise = gumbel_noise((seed, 0), i, count, batch, logits.shape[-1])  # seed s means [s, 0]
-            char_noise = None if noise is None else noise[i % block]
-            out[:, i] = ids = sample_next_numpy(logits, temperature, top_k, char_noise)
-            if i + 1 < n:
-                logits, state = self.step(ids, state)
-        return out
+        state = self.zero_state(len(prime_ids))
+        return generate_ids_numpy(self.step, prime_ids, state, n, temperature, top_k, (seed, 0))  # seed s is [s, 0]
 
     def score(self, text: str) -> tuple[float, int]:
         self.warn_unknown(text)

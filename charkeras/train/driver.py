@@ -189,7 +189,8 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     if verbose:  # header, progress line and summary, instead of the Keras progress bar
         console = ConsoleProgress(progress, source=source, corpus_chars=len(corpus), train_chars=len(train_ids),
                                   val_chars=len(val_ids), val_batches=val_batches, strategy=strategy,
-                                  start_step=start.step, mode=log)
+                                  start_step=start.step, mode=log,
+                                  time_left=budget.remaining if budget is not None else None)
         all_callbacks.append(console)
     history: dict[str, list] = {}
     interrupts.defer(True)  # from here a first Ctrl-C/SIGTERM stops at the end of a step, with a checkpoint

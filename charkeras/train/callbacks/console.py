@@ -49,8 +49,9 @@ def device_description(strategy) -> str:
 class ConsoleProgress(keras.callbacks.Callback):
     def __init__(self, progress: TrainingProgress, *, source, corpus_chars: int, train_chars: int, val_chars: int,
                  val_batches: int, strategy, start_step: int = 0, mode: str = "auto", out=None,
-                 plain_interval: float = PLAIN_INTERVAL_SECONDS):
+                 plain_interval: float = PLAIN_INTERVAL_SECONDS, time_left=None):
         super().__init__()
+        self.time_left = time_left  # seconds to the --time-budget deadline (a callable), or None
         self.progress, self.source, self.strategy = progress, source, strategy
         self.corpus_chars, self.train_chars, self.val_chars = corpus_chars, train_chars, val_chars
         self.val_batches, self.start_step = val_batches, start_step
@@ -134,7 +135,13 @@ class ConsoleProgress(keras.callbacks.Callback):
         (t0, s0), (t1, s1) = self._marks[0], self._marks[-1]
         steps_per_s = (s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else 0.0
         chars_per_s = steps_per_s * layout.batch_size * layout.seq_len
-        eta = format_duration((total - step) / steps_per_s) if steps_per_s and not planning else "?"
+        eta = "?"
+        if steps_per_s and not planning:
+            seconds = (total - step) / steps_per_s
+            # Slower steps than planned (a busy machine) still end at the budget's deadline.
+            if self.time_left is not None and self.time_left() < seconds:
+                seconds = max(0.0, self.time_left())
+            eta = format_duration(seconds)
         epoch = step // layout.batches + 1
         epochs = -(-total // layout.batches)
         parts = ([f"step {step:,}", f"epoch {epoch:,}"] if planning else

@@ -1,6 +1,6 @@
 """Rebuild the run's report.html and loss.png during training: at an epoch end when the last rebuild is
 at least `min_seconds` old (a small corpus has epochs of a second; drawing the plot takes longer),
-and when training ends."""
+and when training ends, unless the epoch end just rebuilt it at the same step."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import time
 
 import keras
 
+from charkeras.train.callbacks.progress import current_step
 from charkeras.train.report import update_report
 from charkeras.train.run_dir import RunDir
 
@@ -19,15 +20,19 @@ class ReportRefresher(keras.callbacks.Callback):
         super().__init__()
         self.run, self.min_seconds = run, min_seconds
         self._last = None
+        self._last_step = None  # the step the report shows
 
     def on_epoch_end(self, epoch, logs=None):
         now = time.monotonic()
         if self._last is not None and now - self._last < self.min_seconds:
             return
-        self._last = now
+        self._last, self._last_step = now, current_step(self.model)
         # The epoch's row may not be in log.csv yet, so the report gets it directly.
         update_report(self.run.path, latest_epoch={"epoch": epoch, **(logs or {})})
 
     def on_train_end(self, logs=None):
+        # A run that ends at an epoch end has just been drawn (0.5-1 s of matplotlib each time).
+        if self._last_step is not None and self._last_step == current_step(self.model):
+            return
         update_report(self.run.path)
-        self._last = time.monotonic()
+        self._last, self._last_step = time.monotonic(), current_step(self.model)

@@ -6,11 +6,10 @@ import json
 
 import keras
 import numpy as np
-import tensorflow as tf
 
-from charkeras.model.step_functions import written_out_step_fn
-from charkeras.model.weights import inference_model_from, transfer_weights
-from charkeras.sampling.graph_sampler import generate_ids
+from charkeras.model.networks import zero_state
+from charkeras.model.numpy_step import NumpyStep
+from charkeras.sampling.numpy_sampler import generate_ids_numpy
 from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
 
 
@@ -20,7 +19,6 @@ class SamplePrinter(keras.callbacks.Callback):
     def __init__(self, progress: TrainingProgress, vocab, prime_id: int):
         super().__init__()
         self.progress, self.vocab, self.prime_id = progress, vocab, prime_id
-        self._sampler = None
 
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
@@ -40,21 +38,11 @@ class SamplePrinter(keras.callbacks.Callback):
 
     def sample(self, step: int) -> str:
         cfg = self.progress.config
-        if self._sampler is None:
-            inference = inference_model_from(self.model, cfg.model)
-
-            @tf.function
-            def sampler(prime, seed):
-                state = tf.zeros([1, 2 * cfg.model.layers, cfg.model.units])
-                step_fn = written_out_step_fn(inference, cfg.model.layers)
-                return generate_ids(step_fn, prime, state, cfg.train.sample_len,
-                                    cfg.train.sample_temperature, 0, seed)
-
-            self._sampler = (inference, sampler)
-        inference, sampler = self._sampler
-        transfer_weights(self.model, inference, cfg.model)
-        ids = sampler(np.array([[self.prime_id]], np.int32), np.array([cfg.train.seed, step], np.int32))
-        text = self.vocab.decode(ids.numpy()[0])
+        # numpy, not a traced TensorFlow sampler: nothing to trace at the first epoch end (1.5 s before).
+        step_fn = NumpyStep.from_model(self.model, cfg.model.layers)
+        ids = generate_ids_numpy(step_fn, np.array([[self.prime_id]], np.int32), zero_state(cfg.model, 1),
+                                 cfg.train.sample_len, cfg.train.sample_temperature, 0, (cfg.train.seed, step))
+        text = self.vocab.decode(ids[0])
         if self.progress.verbose:
             print(f"\n----- sample at step {step} -----\n{text}\n-----")
         with open(self.progress.run.path / "samples.jsonl", "a", encoding="utf-8") as f:
