@@ -87,3 +87,28 @@ def test_shipped_export_streams_match_its_score_signature():
     exact, count = model.score(text)
     fast, fast_count = score_streams(model, model.vocab.encode(text))
     assert fast_count == count and abs(fast - exact) / exact < 1e-4
+
+
+@pytest.mark.parametrize("batch, steps", [(7, 23), (64, 100)])
+def test_the_layer_by_layer_chunk_scorer_equals_the_step_signature_in_a_loop(batch, steps):
+    """Odd batches split into uneven groups and chunk lengths that are no multiple of the recurrence's
+    10-step pieces, from a non-zero state, with some losses masked out."""
+    tf = pytest.importorskip("tensorflow")
+    from model_factory import TEXT, random_step_model
+
+    from charkeras.exporting.signatures import signature_functions
+    from charkeras.runtime.chunk_scoring import inference_weights, sequence_chunk_scorer, step_chunk_scorer
+    from charkeras.text.vocabulary import Vocabulary
+
+    vocab = Vocabulary.from_text(TEXT)
+    model, _ = random_step_model(vocab, units=16, layers=2, seed=batch)
+    rng = np.random.default_rng(steps)
+    x, y = (rng.integers(2, len(vocab), size=(batch, steps)).astype(np.int32) for _ in range(2))
+    mask = (rng.random((batch, steps)) > 0.2).astype(np.float32)
+    state = rng.normal(size=(batch, 4, 16)).astype(np.float32)
+    step = signature_functions(model, vocab, 2, 16)["step"]
+    expected, expected_state = step_chunk_scorer(step, 2, 16)(x, y, mask, state)
+    total, new_state = sequence_chunk_scorer(inference_weights(model.weights, 2), 2)(
+        tf.constant(x), tf.constant(y), tf.constant(mask), tf.constant(state))
+    assert abs(float(total) - float(expected)) / float(expected) < 1e-5
+    np.testing.assert_allclose(new_state.numpy(), expected_state.numpy(), atol=1e-5)

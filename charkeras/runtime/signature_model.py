@@ -13,7 +13,7 @@ from charkeras.artifact.schema import check_model_fits_card
 from charkeras.errors import ModelLoadError
 from charkeras.exporting.signatures import signature_functions
 from charkeras.runtime.char_model import CharModel
-from charkeras.runtime.chunk_scoring import chunk_scorer
+from charkeras.runtime.chunk_scoring import inference_weights, sequence_chunk_scorer, step_chunk_scorer
 from charkeras.sampling.graph_sampler import generate_ids
 from charkeras.text.vocabulary import Vocabulary
 from charkeras.train.run_loading import inference_model_from_run
@@ -22,9 +22,11 @@ from charkeras.train.run_loading import inference_model_from_run
 class SignatureCharModel(CharModel):
     """Runs the contract's signatures: loaded from a SavedModel, or in memory for a training run."""
 
-    def __init__(self, functions: dict, vocab, layers, units, card=None, path=None, runtime="savedmodel"):
+    def __init__(self, functions: dict, vocab, layers, units, card=None, path=None, runtime="savedmodel",
+                 variables=()):
         super().__init__(vocab, layers, units, card, path)
         self.functions = functions
+        self.variables = variables  # the inference model's weights, for the fast chunk scorer
         self.runtime = runtime
         self._batched = None
         self._chunk_scorer = None
@@ -37,7 +39,9 @@ class SignatureCharModel(CharModel):
     def score_chunk(self, x, y, mask, state):
         """A [B, T] chunk of parallel streams in one graph (charkeras/inspect/stream_scoring.py)."""
         if self._chunk_scorer is None:
-            self._chunk_scorer = chunk_scorer(self.functions["step"], self.layers, self.units)
+            weights = inference_weights(self.variables, self.layers)
+            self._chunk_scorer = (sequence_chunk_scorer(weights, self.layers) if weights is not None else
+                                  step_chunk_scorer(self.functions["step"], self.layers, self.units))
         total, state = self._chunk_scorer(tf.constant(x), tf.constant(y), tf.constant(mask), tf.constant(state))
         return float(total.numpy()), state
 
@@ -95,7 +99,8 @@ def load_saved_model(base: Path, card: dict, vocab: Vocabulary) -> CharModel:
     outputs = functions["step"].structured_outputs
     check_model_fits_card(str(directory), len(vocab), card["layers"], card["units"],
                           outputs["logits"].shape, outputs["state"].shape)
-    model = SignatureCharModel(functions, vocab, card["layers"], card["units"], card, base)
+    model = SignatureCharModel(functions, vocab, card["layers"], card["units"], card, base,
+                               variables=functions["step"].variables)
     model.loaded = loaded  # the signatures' variables live as long as this object
     return model
 
@@ -104,6 +109,7 @@ def load_run(path: Path, checkpoint: str) -> CharModel:
     """A training run's checkpoint in memory, running the signatures its export would have."""
     inference, config, vocab, chosen = inference_model_from_run(path, checkpoint)
     functions = signature_functions(inference, vocab, config.model.layers, config.model.units)
-    model = SignatureCharModel(functions, vocab, config.model.layers, config.model.units, None, path, "run")
+    model = SignatureCharModel(functions, vocab, config.model.layers, config.model.units, None, path, "run",
+                               variables=inference.weights)
     model.checkpoint = chosen
     return model
