@@ -7,10 +7,13 @@ layer (variables, stateful carry, `reset_state`, config) and replaces only the t
 `lstm_sequence`, which has a hand-written gradient:
 
 - the input projection of a chunk of `chunk_steps` time steps is one matrix product;
-- the recurrence is unrolled (a stateful training model has a static sequence length): each step
-  is one [rows, U] x [U, 4U] product plus a few element-wise ops;
+- the recurrence is written out step by step (a stateful training model has a static sequence
+  length): each step is one [rows, U] x [U, 4U] product plus a few element-wise ops. The steps of one
+  chunk form a function that is traced once and called per chunk, which keeps the graph small (fast to
+  trace and optimise before the first step);
 - the backward pass runs the recurrence once for the gate gradients dz and computes the weight and
-  input gradients of each chunk as large products (torch-rnn's approach);
+  input gradients of each chunk as large products (torch-rnn's approach); it keeps only h, c and the
+  gates of each step, as PyTorch's LSTM does;
 - the batch rows are split into `batch_groups` independent recurrences.
 Chunk products depend only on data already computed, and the groups do not depend on each other at
 all, so TensorFlow's inter-op threads run several step-by-step chains and the large products side
@@ -83,37 +86,37 @@ _CALLED_NOT_INLINED = {"_noinline": True}
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
 def _forward_chunk(projected, h, c, recurrent_kernel):
-    """projected [n, b, 4U] = x_t @ kernel + bias for n steps; returns the stacked per-step values the
-    backward pass needs: h after each step, h and c before each step, the gates (i, f, g, o) [n, b, 4U],
-    tanh(c) after each step, and the final c."""
-    h_after, h_before, c_before, gates, tanh_cs = [], [], [], [], []
+    """projected [n, b, 4U] = x_t @ kernel + bias for n steps from (h, c) [b, U]; returns h and c after
+    each step [n, b, U] and the gates (i, f, g, o) [n, b, 4U]: all the backward pass keeps (tanh(c) is
+    recomputed there, and the states before each step are these shifted by one)."""
+    h_after, c_after, gates = [], [], []
     for z_in in tf.unstack(projected):
-        h_before.append(h)
-        c_before.append(c)
         zi, zf, zg, zo = tf.split(z_in + tf.matmul(h, recurrent_kernel), 4, axis=1)
         i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
         c = f * c + i * g
-        tanh_c = tf.tanh(c)
-        h = o * tanh_c
+        h = o * tf.tanh(c)
         h_after.append(h)
+        c_after.append(c)
         gates.append(tf.concat([i, f, g, o], axis=1))
-        tanh_cs.append(tanh_c)
-    return tuple(tf.stack(a) for a in (h_after, h_before, c_before, gates, tanh_cs)) + (c,)
+    return tf.stack(h_after), tf.stack(c_after), tf.stack(gates)
 
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
-def _backward_chunk(gates, tanh_cs, c_before, d_h_after, dh, dc, recurrent_kernel):
-    """The gate gradients dz [n, b, 4U] of one chunk, and the state gradients (dh, dc) before it."""
-    gates, tanh_cs, c_before, d_h_after = (tf.unstack(a) for a in (gates, tanh_cs, c_before, d_h_after))
+def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent_kernel):
+    """The gate gradients dz [n, b, 4U] of one chunk that started from cell state c_in, and the state
+    gradients (dh, dc) before it."""
+    gates, c_after, d_h_after = (tf.unstack(a) for a in (gates, c_after, d_h_after))
     dz_steps = [None] * len(gates)
     for t in reversed(range(len(gates))):
         i, f, g, o = tf.split(gates[t], 4, axis=1)
+        c_before = c_after[t - 1] if t else c_in
+        tanh_c = tf.tanh(c_after[t])
         dh = dh + d_h_after[t]
-        dc = dc + tf.raw_ops.TanhGrad(y=tanh_cs[t], dy=dh * o)
+        dc = dc + tf.raw_ops.TanhGrad(y=tanh_c, dy=dh * o)
         dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
-                        tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_before[t]),
+                        tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_before),
                         tf.raw_ops.TanhGrad(y=g, dy=dc * i),
-                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_cs[t])], axis=1)
+                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=1)
         dc = dc * f
         dh = tf.matmul(dz, recurrent_kernel, transpose_b=True)
         dz_steps[t] = dz
@@ -129,15 +132,13 @@ def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
         # without copying (a strided unstack was not free).
         x_chunks = tf.split(tf.transpose(x, [1, 0, 2]), chunk_sizes, axis=0)
         h, c = h0, c0
-        saved = []  # per chunk: (x rows [n*b, D], h before each step, c before, gates, tanh(c))
-        h_outputs = []
+        saved = []  # per chunk: (x rows [n*b, D], h and c before it [b, U], h and c after each step, gates)
         for n, xc in zip(chunk_sizes, x_chunks):
             rows = tf.reshape(xc, [-1, width])
             projected = tf.reshape(tf.nn.bias_add(tf.matmul(rows, kernel), bias), [n, batch, 4 * units])
-            h_after, h_before, c_before, gates, tanh_cs, c = _forward_chunk(projected, h, c, recurrent_kernel)
-            h = h_after[-1]
-            h_outputs.append(h_after)
-            saved.append((rows, h_before, c_before, gates, tanh_cs))
+            h_after, c_after, gates = _forward_chunk(projected, h, c, recurrent_kernel)
+            saved.append((rows, h, c, h_after, c_after, gates))
+            h, c = h_after[-1], c_after[-1]
 
         def grad(d_out, d_h_last, d_c_last):
             d_h_chunks = tf.split(tf.transpose(d_out, [1, 0, 2]), chunk_sizes, axis=0)
@@ -145,10 +146,11 @@ def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
             dc = tf.zeros_like(c0) if d_c_last is None else d_c_last
             d_kernel, d_recurrent, d_bias, d_x = [], [], [], []
             # The products of chunk k depend only on its dz, so they run beside the recurrence of chunk k-1.
-            for n, (rows, h_before, c_before, gates, tanh_cs), d_h in reversed(list(zip(chunk_sizes, saved,
-                                                                                         d_h_chunks))):
-                dz, dh, dc = _backward_chunk(gates, tanh_cs, c_before, d_h, dh, dc, recurrent_kernel)
+            for n, (rows, h_in, c_in, h_after, c_after, gates), d_h in reversed(list(zip(chunk_sizes, saved,
+                                                                                          d_h_chunks))):
+                dz, dh, dc = _backward_chunk(gates, c_after, c_in, d_h, dh, dc, recurrent_kernel)
                 dz = tf.reshape(dz, [-1, 4 * units])
+                h_before = tf.concat([h_in[None], h_after[:-1]], axis=0)
                 d_kernel.append(tf.matmul(rows, dz, transpose_a=True))
                 d_recurrent.append(tf.matmul(tf.reshape(h_before, [-1, units]), dz, transpose_a=True))
                 d_bias.append(tf.reduce_sum(dz, axis=0))
@@ -156,7 +158,8 @@ def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
             return (tf.transpose(tf.concat(d_x[::-1], axis=0), [1, 0, 2]), dh, dc,
                     tf.add_n(d_kernel), tf.add_n(d_recurrent), tf.add_n(d_bias))
 
-        return (tf.transpose(tf.concat(h_outputs, axis=0), [1, 0, 2]), h, c), grad
+        h_outputs = tf.concat([chunk[3] for chunk in saved], axis=0)
+        return (tf.transpose(h_outputs, [1, 0, 2]), h, c), grad
 
     return run(x, h0, c0, kernel, recurrent_kernel, bias)
 
