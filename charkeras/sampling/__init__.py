@@ -10,9 +10,10 @@ The rules, in every runtime:
   Character i's noise depends on i alone, so a longer request extends a shorter one.
 
 Two implementations of these rules sit side by side and draw the same numbers:
-- graph_sampler.py (TensorFlow ops): `generate_ids` is the loop of the exported `generate`, of the
-  in-memory runtime of a training run and of the samples printed during training;
-- numpy_sampler.py (no TensorFlow): `sample_next_numpy` + `gumbel_noise`, for the LiteRT runtime;
+- graph_sampler.py (TensorFlow ops): `generate_ids` is the loop of the exported `generate` and of the
+  in-memory runtime of a training run;
+- numpy_sampler.py (no TensorFlow): `sample_next_numpy` + `gumbel_noise`, and `generate_ids_numpy`, the
+  loop of the LiteRT runtime and of the samples printed during training (charkeras/model/numpy_step.py);
   philox.py recomputes TensorFlow's stateless uniform numbers, so a seed gives the same text in every
   runtime (up to the float rounding of the models themselves: the .tflite logits differ from the
   SavedModel's by ~1e-6). The browser runtime ports the same rules to JavaScript.
