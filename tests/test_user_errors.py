@@ -327,12 +327,12 @@ def test_generation_is_bounded_by_memory(export_dir):
 
 def test_litert_noise_blocks_do_not_change_the_text(export_dir, monkeypatch):
     """Big batches draw their sampling noise in smaller blocks (memory); the text must not change."""
-    from charkeras.runtime import lite_model
     from charkeras.runtime.loading import load
+    from charkeras.sampling import numpy_sampler
 
     model = load(export_dir, runtime="tflite")
     reference = model.generate(70, seed=5, num_samples=3)
-    monkeypatch.setattr(lite_model, "_NOISE_BLOCK_VALUES", 3 * len(model.vocab) * 5)  # 5 characters a block
+    monkeypatch.setattr(numpy_sampler, "_NOISE_BLOCK_VALUES", 3 * len(model.vocab) * 5)  # 5 characters a block
     assert model.generate(70, seed=5, num_samples=3) == reference
 
 
