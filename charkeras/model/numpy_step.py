@@ -2,7 +2,9 @@
 
 A sample of a few hundred characters through TensorFlow first has to trace a sampling graph (about
 1.5 s at the first epoch end of every run, more than the sample itself takes in numpy); the same
-arithmetic in numpy costs nothing up front and ~0.1 ms a character for 2x256. The samples follow the
+arithmetic in numpy costs nothing up front: three 200-character samples of a 2x256 model took 0.03 s
+in all on an idle 2-core AMD EPYC (with both cores busy with other work, numpy's BLAS threads made a
+character of 2x512 take up to 8 ms). The samples follow the
 sampling rules of charkeras/sampling (numpy_sampler), so they depend only on the weights and the seed.
 Results equal the Keras inference model's up to float rounding (tests/test_numpy_step.py).
 """
