@@ -196,9 +196,13 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     interrupts.defer(True)  # from here a first Ctrl-C/SIGTERM stops at the end of a step, with a checkpoint
     try:
         for part in fit_segments(start.step, total_steps, layout.batches) if not is_distributed(strategy) else ():
-            data = train_ds.skip(part.skip).take(part.take)
+            # One iterator for all the segment's epochs (with steps_per_epoch Keras keeps it): a new
+            # tf.data iterator per epoch once stalled an epoch start for 18 s (1 in ~14 epochs, 2x256).
+            epochs = part.end_epoch - part.first_epoch
+            data = train_ds.skip(part.skip).take(part.take).repeat(epochs)
             _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
-                                      callbacks=all_callbacks, verbose=0, shuffle=False))
+                                      steps_per_epoch=part.take, callbacks=all_callbacks, verbose=0,
+                                      shuffle=False))
             if model.stop_training:  # early stopping or the time budget
                 break
         if is_distributed(strategy):  # the same callbacks, in charkeras/train/distributed_loop.py's loop
