@@ -1,31 +1,17 @@
-"""The numpy step behind the samples `fit` prints equals the Keras inference model, and sampling through it
-follows the in-graph sampler."""
+"""The numpy step behind the samples `fit` prints reads a training model's weights, and sampling through it
+follows the in-graph sampler (its one-step equality: tests/test_step_functions.py)."""
 
 import numpy as np
 import pytest
 from model_factory import TEXT, random_step_model
 
 from charkeras.model.numpy_step import NumpyStep
-from charkeras.model.step_functions import inference_model_step_fn, written_out_step_fn
+from charkeras.model.step_functions import written_out_step_fn
 from charkeras.sampling.graph_sampler import generate_ids
 from charkeras.sampling.numpy_sampler import generate_ids_numpy
 from charkeras.text.vocabulary import Vocabulary
 
 tf = pytest.importorskip("tensorflow")
-
-
-@pytest.mark.parametrize("layers", [1, 3])
-def test_one_step_matches_the_keras_inference_model_from_any_state(layers):
-    vocab = Vocabulary.from_text(TEXT)
-    model, _ = random_step_model(vocab, units=12, layers=layers, seed=layers)
-    rng = np.random.default_rng(layers)
-    ids = rng.integers(0, len(vocab), size=7).astype(np.int32)
-    state = rng.normal(size=(7, 2 * layers, 12)).astype(np.float32)
-
-    expected_logits, expected_state = inference_model_step_fn(model)(tf.constant(ids), tf.constant(state))
-    logits, new_state = NumpyStep.from_model(model, layers)(ids, state)
-    np.testing.assert_allclose(logits, expected_logits.numpy(), atol=1e-5)
-    np.testing.assert_allclose(new_state, expected_state.numpy(), atol=1e-5)
 
 
 def test_the_numpy_step_reads_the_lstm_weights_of_a_training_model():

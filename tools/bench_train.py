@@ -239,6 +239,8 @@ def time_process(command: list[str], env: dict) -> dict:
 
 
 def whole_job(args) -> list[dict]:
+    if not args.corpus.is_file():
+        raise SystemExit(f"error: --corpus {args.corpus} is not a file")
     text = args.corpus.read_text(encoding="utf-8")
     text = text[:args.corpus_chars] if args.corpus_chars else text
     size = sizes(args.sizes)[0]

@@ -197,7 +197,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
     try:
         for part in fit_segments(start.step, total_steps, layout.batches) if not is_distributed(strategy) else ():
             # One iterator for all the segment's epochs (with steps_per_epoch Keras keeps it): a new
-            # tf.data iterator per epoch once stalled an epoch start for 18 s (1 in ~14 epochs, 2x256).
+            # tf.data iterator per epoch stalled 2 of ~30 epoch starts for 18 s (2x256, 84-step epochs).
             epochs = part.end_epoch - part.first_epoch
             data = train_ds.skip(part.skip).take(part.take).repeat(epochs)
             _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
