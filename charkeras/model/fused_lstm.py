@@ -81,34 +81,41 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = 
 # per shape and called once per chunk. Written out inline, T steps made a graph of ~13,000 nodes for
 # 2 layers x 2 groups at T = 100: 4-5 s of Python tracing plus 3-4 s of graph optimisation before the
 # first step. `_noinline` keeps each call one node, so the optimiser also sees each body once.
+#
+# Both run feature-major: states are [U, b] and gates [4U, b] (a column per batch row), so the
+# per-step products are W^T [4U, U] @ h and W [U, 4U] @ dz. Row-major states made them h @ W and
+# dz @ W^T, which oneDNN's sgemm runs at half speed: h @ W on AVX2 CPUs, dz @ W^T on AVX-512 ones
+# (`python tools/bench_products.py` prints every form; README, "Product layouts"). Transposing a
+# chunk at its boundaries costs ~0.05 ms against ~2 ms of products.
 _CALLED_NOT_INLINED = {"_noinline": True}
 
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
-def _forward_chunk(projected, h, c, recurrent_kernel):
-    """projected [n, b, 4U] = x_t @ kernel + bias for n steps from (h, c) [b, U]; returns h and c after
-    each step [n, b, U] and the gates (i, f, g, o) [n, b, 4U]: all the backward pass keeps (tanh(c) is
-    recomputed there, and the states before each step are these shifted by one)."""
+def _forward_chunk(projected, h, c, recurrent_kernel_t):
+    """projected [n, 4U, b] = (x_t @ kernel + bias)^T for n steps from (h, c) [U, b]; returns h and c
+    after each step [n, U, b] and the gates (i, f, g, o) [n, 4U, b]: all the backward pass keeps
+    (tanh(c) is recomputed there, and the states before each step are these shifted by one)."""
     h_after, c_after, gates = [], [], []
     for z_in in tf.unstack(projected):
-        zi, zf, zg, zo = tf.split(z_in + tf.matmul(h, recurrent_kernel), 4, axis=1)
+        zi, zf, zg, zo = tf.split(z_in + tf.matmul(recurrent_kernel_t, h), 4, axis=0)
         i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
         c = f * c + i * g
         h = o * tf.tanh(c)
         h_after.append(h)
         c_after.append(c)
-        gates.append(tf.concat([i, f, g, o], axis=1))
+        gates.append(tf.concat([i, f, g, o], axis=0))
     return tf.stack(h_after), tf.stack(c_after), tf.stack(gates)
 
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
 def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent_kernel):
-    """The gate gradients dz [n, b, 4U] of one chunk that started from cell state c_in, and the state
-    gradients (dh, dc) before it."""
+    """The gate gradients of one chunk that started from cell state c_in, as dz [4U, n, b] (ready to be
+    the [4U, n * b] operand of the chunk's products), and the state gradients (dh, dc) [U, b] before it.
+    Takes what `_forward_chunk` returned, and d_h_after [n, U, b]."""
     gates, c_after, d_h_after = (tf.unstack(a) for a in (gates, c_after, d_h_after))
     dz_steps = [None] * len(gates)
     for t in reversed(range(len(gates))):
-        i, f, g, o = tf.split(gates[t], 4, axis=1)
+        i, f, g, o = tf.split(gates[t], 4, axis=0)
         c_before = c_after[t - 1] if t else c_in
         tanh_c = tf.tanh(c_after[t])
         dh = dh + d_h_after[t]
@@ -116,11 +123,11 @@ def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent_kernel):
         dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
                         tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_before),
                         tf.raw_ops.TanhGrad(y=g, dy=dc * i),
-                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=1)
+                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=0)
         dc = dc * f
-        dh = tf.matmul(dz, recurrent_kernel, transpose_b=True)
+        dh = tf.matmul(recurrent_kernel, dz)
         dz_steps[t] = dz
-    return tf.stack(dz_steps), dh, dc
+    return tf.stack(dz_steps, axis=1), dh, dc
 
 
 def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
@@ -128,38 +135,44 @@ def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
     def run(x, h0, c0, kernel, recurrent_kernel, bias):
         batch = x.shape[0] or tf.shape(x)[0]
         units, width = h0.shape[-1], x.shape[-1]
+        # Weights in the layouts the products run fastest with (see above): one copy per call.
+        kernel_t, recurrent_kernel_t = tf.transpose(kernel), tf.transpose(recurrent_kernel)
         # Time-major chunks [n, b, D]: per-step slices are then contiguous, which TensorFlow hands out
         # without copying (a strided unstack was not free).
         x_chunks = tf.split(tf.transpose(x, [1, 0, 2]), chunk_sizes, axis=0)
-        h, c = h0, c0
-        saved = []  # per chunk: (x rows [n*b, D], h and c before it [b, U], h and c after each step, gates)
+        h_rows, h, c = h0, tf.transpose(h0), tf.transpose(c0)
+        saved = []  # per chunk: (x rows [n*b, D], h rows before it [b, U], c before it [U, b], h rows
+        #            after each step [n, b, U], c after each step [n, U, b], gates [n, 4U, b])
         for n, xc in zip(chunk_sizes, x_chunks):
             rows = tf.reshape(xc, [-1, width])
-            projected = tf.reshape(tf.nn.bias_add(tf.matmul(rows, kernel), bias), [n, batch, 4 * units])
-            h_after, c_after, gates = _forward_chunk(projected, h, c, recurrent_kernel)
-            saved.append((rows, h, c, h_after, c_after, gates))
-            h, c = h_after[-1], c_after[-1]
+            projected = tf.nn.bias_add(tf.matmul(rows, kernel_t, transpose_b=True), bias)
+            projected = tf.transpose(tf.reshape(projected, [n, batch, 4 * units]), [0, 2, 1])
+            h_after, c_after, gates = _forward_chunk(projected, h, c, recurrent_kernel_t)
+            h_after_rows = tf.transpose(h_after, [0, 2, 1])
+            saved.append((rows, h_rows, c, h_after_rows, c_after, gates))
+            h_rows, h, c = h_after_rows[-1], h_after[-1], c_after[-1]
 
         def grad(d_out, d_h_last, d_c_last):
-            d_h_chunks = tf.split(tf.transpose(d_out, [1, 0, 2]), chunk_sizes, axis=0)
-            dh = tf.zeros_like(h0) if d_h_last is None else d_h_last
-            dc = tf.zeros_like(c0) if d_c_last is None else d_c_last
-            d_kernel, d_recurrent, d_bias, d_x = [], [], [], []
+            d_h_chunks = tf.split(tf.transpose(d_out, [1, 2, 0]), chunk_sizes, axis=0)
+            dh = tf.zeros_like(h) if d_h_last is None else tf.transpose(d_h_last)
+            dc = tf.zeros_like(c) if d_c_last is None else tf.transpose(d_c_last)
+            d_kernel_t, d_recurrent_t, d_bias, d_x_t = [], [], [], []
             # The products of chunk k depend only on its dz, so they run beside the recurrence of chunk k-1.
             for n, (rows, h_in, c_in, h_after, c_after, gates), d_h in reversed(list(zip(chunk_sizes, saved,
                                                                                           d_h_chunks))):
                 dz, dh, dc = _backward_chunk(gates, c_after, c_in, d_h, dh, dc, recurrent_kernel)
-                dz = tf.reshape(dz, [-1, 4 * units])
+                dz = tf.reshape(dz, [4 * units, -1])
                 h_before = tf.concat([h_in[None], h_after[:-1]], axis=0)
-                d_kernel.append(tf.matmul(rows, dz, transpose_a=True))
-                d_recurrent.append(tf.matmul(tf.reshape(h_before, [-1, units]), dz, transpose_a=True))
-                d_bias.append(tf.reduce_sum(dz, axis=0))
-                d_x.append(tf.reshape(tf.matmul(dz, kernel, transpose_b=True), [n, batch, width]))
-            return (tf.transpose(tf.concat(d_x[::-1], axis=0), [1, 0, 2]), dh, dc,
-                    tf.add_n(d_kernel), tf.add_n(d_recurrent), tf.add_n(d_bias))
+                d_kernel_t.append(tf.matmul(dz, rows))
+                d_recurrent_t.append(tf.matmul(dz, tf.reshape(h_before, [-1, units])))
+                d_bias.append(tf.reduce_sum(dz, axis=1))
+                d_x_t.append(tf.matmul(kernel, dz))
+            d_x = tf.reshape(tf.concat(d_x_t[::-1], axis=1), [width, -1, batch])
+            return (tf.transpose(d_x, [2, 1, 0]), tf.transpose(dh), tf.transpose(dc),
+                    tf.transpose(tf.add_n(d_kernel_t)), tf.transpose(tf.add_n(d_recurrent_t)), tf.add_n(d_bias))
 
         h_outputs = tf.concat([chunk[3] for chunk in saved], axis=0)
-        return (tf.transpose(h_outputs, [1, 0, 2]), h, c), grad
+        return (tf.transpose(h_outputs, [1, 0, 2]), h_rows, tf.transpose(c)), grad
 
     return run(x, h0, c0, kernel, recurrent_kernel, bias)
 
