@@ -8,7 +8,8 @@ layer (variables, stateful carry, `reset_state`, config) and replaces only the t
 
 - the input projection of a chunk of `chunk_steps` time steps is one matrix product;
 - the recurrence is written out step by step (a stateful training model has a static sequence
-  length): each step is one [rows, U] x [U, 4U] product plus a few element-wise ops. The steps of one
+  length): each step is one [4U, U] x [U, rows] product plus a few element-wise ops (feature-major: the
+  operand layouts oneDNN runs fastest, see below). The steps of one
   chunk form a function that is traced once and called per chunk, which keeps the graph small (fast to
   trace and optimise before the first step);
 - the backward pass runs the recurrence once for the gate gradients dz and computes the weight and
