@@ -17,11 +17,14 @@ form falls well below 1.00 is one where charkeras/model/fused_lstm.py's layout s
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -37,74 +40,99 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-# role -> [(form name, builder, used by FusedLSTM)]. A builder takes (rows, units, rng) and returns
-# (function of two tensors, the two tensors, flops). Shapes: h [b, U], W [U, 4U], dz [b, 4U]; X [R, D].
-def _forms():
-    def mk(a_shape, b_shape, op, flop_dims):
-        def build(b, u, rng):
-            dims = {"b": b, "R": 10 * b, "U": u, "G": 4 * u}
-            a = rng.standard_normal([dims[d] for d in a_shape], dtype="float32")
-            w = rng.standard_normal([dims[d] for d in b_shape], dtype="float32")
-            m, k, n = (dims[d] for d in flop_dims)
-            return op, a, w, 2 * m * k * n
-        return build
+class Form(NamedTuple):
+    """One way to compute C = A @ B: `product` gets A or A^T and B or B^T (as `a_transposed`, `b_transposed`
+    say) and returns C, or C^T when `out_transposed`."""
+    name: str
+    a_transposed: bool
+    b_transposed: bool
+    product: Callable
+    out_transposed: bool
+    used: bool  # the form FusedLSTM uses
 
+
+def _mm(**flags):
+    def product(a, b):
+        import tensorflow as tf
+        return tf.matmul(a, b, **flags)
+    return product
+
+
+def _mm_swapped(a, b):  # B^T @ A^T = C^T, given A^T and B^T
     import tensorflow as tf
-    mm = tf.matmul
-    return {
-        "recurrence, forward (per step)": [
-            ("h @ W", mk("bU", "UG", lambda a, w: mm(a, w), "bUG"), False),
-            ("h @ (W^T)^T", mk("bU", "GU", lambda a, w: mm(a, w, transpose_b=True), "bUG"), False),
-            ("W^T @ h^T  (feature-major)", mk("Ub", "GU", lambda a, w: mm(w, a), "bUG"), True),
-        ],
-        "recurrence, backward (per step)": [
-            ("dz @ W^T", mk("bG", "UG", lambda a, w: mm(a, w, transpose_b=True), "bGU"), False),
-            ("dz @ (W^T)", mk("bG", "GU", lambda a, w: mm(a, w), "bGU"), False),
-            ("W @ dz^T  (feature-major)", mk("Gb", "UG", lambda a, w: mm(w, a), "bGU"), True),
-        ],
-        "input projection (per chunk)": [
-            ("X @ K", mk("RU", "UG", lambda a, w: mm(a, w), "RUG"), False),
-            ("X @ (K^T)^T", mk("RU", "GU", lambda a, w: mm(a, w, transpose_b=True), "RUG"), True),
-            ("K^T @ X^T", mk("UR", "GU", lambda a, w: mm(w, a), "RUG"), False),
-        ],
-        "weight gradient (per chunk)": [
-            ("X^T @ dZ", mk("RU", "RG", lambda a, d: mm(a, d, transpose_a=True), "URG"), False),
-            ("dZ^T @ X  (dW^T; dZ^T feature-major)", mk("RU", "GR", lambda a, d: mm(d, a), "URG"), True),
-            ("X^T @ (dZ^T)^T", mk("UR", "GR", lambda a, d: mm(a, d, transpose_b=True), "URG"), False),
-        ],
-        "input gradient (per chunk)": [
-            ("dZ @ K^T", mk("RG", "UG", lambda d, w: mm(d, w, transpose_b=True), "RGU"), False),
-            ("dZ @ (K^T)", mk("RG", "GU", lambda d, w: mm(d, w), "RGU"), False),
-            ("K @ dZ^T  (feature-major)", mk("GR", "UG", lambda d, w: mm(w, d), "RGU"), True),
-        ],
-    }
+    return tf.matmul(b, a)
 
 
-def time_form(op, a, w, reps: int, rounds: int) -> float:
+# role -> ((M, K, N) of C = A @ B as letters: b rows per recurrence, R = 10 b chunk rows, U units, G = 4U),
+# forms). D = U (the second layer's input width).
+PRODUCTS = {
+    "recurrence, forward (per step)": ("bUG", [  # h @ W
+        Form("h @ W", False, False, _mm(), False, False),
+        Form("h @ (W^T)^T", False, True, _mm(transpose_b=True), False, False),
+        Form("W^T @ h^T  (feature-major)", True, True, _mm_swapped, True, True),
+    ]),
+    "recurrence, backward (per step)": ("bGU", [  # dz @ W^T
+        Form("dz @ W^T", False, True, _mm(transpose_b=True), False, False),
+        Form("dz @ (W^T)", False, False, _mm(), False, False),
+        Form("W @ dz^T  (feature-major)", True, True, _mm_swapped, True, True),
+    ]),
+    "input projection (per chunk)": ("RUG", [  # X @ K
+        Form("X @ K", False, False, _mm(), False, False),
+        Form("X @ (K^T)^T", False, True, _mm(transpose_b=True), False, True),
+        Form("K^T @ X^T", True, True, _mm_swapped, True, False),
+    ]),
+    "weight gradient (per chunk)": ("URG", [  # X^T @ dZ
+        Form("X^T @ dZ", True, False, _mm(transpose_a=True), False, False),
+        Form("dZ^T @ X  (dW^T; dZ^T feature-major)", True, True, _mm_swapped, True, True),
+        Form("X^T @ (dZ^T)^T", False, True, _mm(transpose_b=True), False, False),
+    ]),
+    "input gradient (per chunk)": ("RGU", [  # dZ @ K^T
+        Form("dZ @ K^T", False, True, _mm(transpose_b=True), False, False),
+        Form("dZ @ (K^T)", False, False, _mm(), False, False),
+        Form("K @ dZ^T  (feature-major)", True, True, _mm_swapped, True, True),
+    ]),
+}
+
+
+def operands(dims: str, rows: int, units: int, rng):
+    """Random A [M, K] and B [K, N] for a role's letters; and its flops."""
+    size = {"b": rows, "R": 10 * rows, "U": units, "G": 4 * units}
+    m, k, n = (size[d] for d in dims)
+    return (rng.standard_normal((m, k), dtype="float32"), rng.standard_normal((k, n), dtype="float32"),
+            2 * m * k * n)
+
+
+def form_inputs(form: Form, a, b):
+    return (a.T.copy() if form.a_transposed else a), (b.T.copy() if form.b_transposed else b)
+
+
+def time_form(product, a, b, reps: int, rounds: int) -> float | None:
     """Seconds per product: `reps` products on distinct inputs (a + i, so none is merged with another)
-    in one tf.function, minus the same function without the products; best of `rounds`."""
+    in one tf.function, minus the same function without the products; best of `rounds`. None when the
+    products took no measurable time (tiny shapes, too few reps)."""
     import tensorflow as tf
 
-    a, w = tf.constant(a), tf.constant(w)
-    products = tf.function(lambda a, w: tf.add_n([tf.reduce_sum(op(a + float(i), w)[:1]) for i in range(reps)]))
-    inputs_only = tf.function(lambda a, w: tf.add_n([tf.reduce_sum((a + float(i))[:1]) for i in range(reps)]))
+    a, b = tf.constant(a), tf.constant(b)
+    products = tf.function(lambda a, b: tf.add_n([tf.reduce_sum(product(a + float(i), b)[:1]) for i in range(reps)]))
+    inputs_only = tf.function(lambda a, b: tf.add_n([tf.reduce_sum((a + float(i))[:1]) for i in range(reps)]))
     best, base = float("inf"), float("inf")
     for fn in (products, inputs_only):
-        fn(a, w)
+        fn(a, b)
     for _ in range(rounds):
         t0 = time.perf_counter()
-        products(a, w).numpy()
+        products(a, b).numpy()
         best = min(best, time.perf_counter() - t0)
         t0 = time.perf_counter()
-        inputs_only(a, w).numpy()
+        inputs_only(a, b).numpy()
         base = min(base, time.perf_counter() - t0)
-    return max(best - base, 1e-9) / reps
+    return (best - base) / reps if best > base else None
 
 
 def run(args) -> None:
     import numpy as np
     import tensorflow as tf
 
+    tf.get_logger().setLevel("ERROR")  # each form is its own tf.function: retracing is intended
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
@@ -114,16 +142,14 @@ def run(args) -> None:
     for units in args.units:
         print(f"\nunits {units}:")
         print(f"  {'product':33s} {'form':40s} {'GFLOP/s':>8s} {'/ best':>7s}")
-        for role, forms in _forms().items():
-            speeds = []
-            for name, build, used in forms:
-                op, a, w, flops = build(args.rows, units, rng)
-                speeds.append((name, flops / time_form(op, a, w, args.reps, args.rounds) / 1e9, used))
-            best = max(s for _, s, _ in speeds)
-            for name, speed, used in speeds:
-                print(f"  {role:33s} {('* ' if used else '  ') + name:40s} {speed:8.1f} {speed / best:7.2f}")
-                role = ""
-
+        for role, (dims, forms) in PRODUCTS.items():
+            a, b, flops = operands(dims, args.rows, units, rng)
+            seconds = [time_form(form.product, *form_inputs(form, a, b), args.reps, args.rounds) for form in forms]
+            speeds = [flops / t / 1e9 if t else float("nan") for t in seconds]
+            best = max((v for v in speeds if not math.isnan(v)), default=float("nan"))
+            for i, (form, speed) in enumerate(zip(forms, speeds)):
+                mark = "* " if form.used else "  "
+                print(f"  {role if i == 0 else '':33s} {mark + form.name:40s} {speed:8.1f} {speed / best:7.2f}")
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
