@@ -19,25 +19,17 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+from charkeras.machine import cpu_name
 
 
 class Form(NamedTuple):
@@ -136,7 +128,7 @@ def run(args) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     isa = os.environ.get("ONEDNN_MAX_CPU_ISA", "native")
-    print(f"CPU: {cpu_model()}; oneDNN ISA: {isa}; TensorFlow {tf.__version__}; one thread per product; "
+    print(f"CPU: {cpu_name()}; oneDNN ISA: {isa}; TensorFlow {tf.__version__}; one thread per product; "
           f"rows per recurrence b = {args.rows}, chunk rows R = {10 * args.rows}")
     rng = np.random.default_rng(0)
     for units in args.units:
