@@ -87,7 +87,8 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = 
 # per-step products are W^T [4U, U] @ h and W [U, 4U] @ dz. Row-major states made them h @ W and
 # dz @ W^T, which oneDNN's sgemm runs at half speed: h @ W on AVX2 CPUs, dz @ W^T on AVX-512 ones
 # (`python tools/bench_products.py` prints every form; README, "Product layouts"). Transposing a
-# chunk at its boundaries costs ~0.05 ms against ~2 ms of products.
+# chunk at its boundaries costs ~0.05 ms against ~2 ms of products. Measured best at 32 rows per
+# recurrence; with 16 or fewer, AVX-512 runs row-major h @ W faster (README says by how much).
 _CALLED_NOT_INLINED = {"_noinline": True}
 
 
