@@ -16,6 +16,9 @@ LR_SCHEDULES = ("constant", "cosine", "exponential")
 OPTIMIZERS = ("adam", "adamw", "rmsprop")
 # auto: the fused CPU layer (charkeras/fast_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
 LSTM_IMPLS = ("auto", "keras", "fused")
+# How the fused layer's recurrence holds its states (charkeras/model/lstm_layout.py); auto: timed at the
+# start of a run and recorded, so a resumed run keeps it
+LSTM_LAYOUTS = ("auto", "feature", "row")
 # fit --strategy (charkeras/train/distribution.py): a property of how a run trains now, not of the run
 STRATEGIES = ("auto", "one", "mirrored", "multi-worker")
 # Training seeds travel as int32 (the samples' stateless seed [seed, step], the dropout seed generators).
@@ -34,6 +37,8 @@ class ModelConfig:
     # Which LSTM kernel trains; all compute the same function with the same weights. Runs whose
     # config.json predates this field load with the default.
     lstm_impl: str = "auto"
+    # The fused layer's layout; `fit` replaces auto by the one it timed faster (older runs: auto).
+    lstm_layout: str = "auto"
 
     def validate(self) -> None:
         require(self.embedding_dim >= 1, f"--embedding-dim must be >= 1 (got {self.embedding_dim})")
@@ -42,6 +47,8 @@ class ModelConfig:
         require(0.0 <= self.dropout < 1.0, f"--dropout must be in [0, 1) (got {self.dropout})")
         require(self.lstm_impl in LSTM_IMPLS,
                  f"--lstm-impl must be one of {', '.join(LSTM_IMPLS)} (got {self.lstm_impl!r})")
+        require(self.lstm_layout in LSTM_LAYOUTS,
+                 f"--lstm-layout must be one of {', '.join(LSTM_LAYOUTS)} (got {self.lstm_layout!r})")
 
 
 @dataclass(frozen=True)

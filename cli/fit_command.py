@@ -9,6 +9,7 @@ import click
 from charkeras.config import (
     LR_SCHEDULES,
     LSTM_IMPLS,
+    LSTM_LAYOUTS,
     OPTIMIZERS,
     STRATEGIES,
     CharConfig,
@@ -30,6 +31,7 @@ _RESUME_OPTIONS = ("max_steps", "lr", "clipnorm", "weight_decay")
 _CONFIG_OPTIONS = {
     "layers": ("model", "layers"), "units": ("model", "units"), "embedding_dim": ("model", "embedding_dim"),
     "dropout": ("model", "dropout"), "lstm_impl": ("model", "lstm_impl"),
+    "lstm_layout": ("model", "lstm_layout"),
     "batch_size": ("data", "batch_size"), "seq_len": ("data", "seq_len"), "val_frac": ("data", "val_frac"),
     "encoding": ("data", "encoding"), "val_batches": ("data", "val_batches"),
     "optimizer": ("train", "optimizer"), "lr": ("train", "learning_rate"),
@@ -62,6 +64,9 @@ _CONFIG_OPTIONS = {
 @click.option("--lstm-impl", type=click.Choice(LSTM_IMPLS), default=M.lstm_impl,
               help="LSTM kernel, same mathematics and weights: fused (fast on CPU), keras (keras.layers.LSTM, "
                    "cuDNN on a GPU), auto (keras with a GPU, fused without).")
+@click.option("--lstm-layout", type=click.Choice(LSTM_LAYOUTS), default=M.lstm_layout,
+              help="How the fused LSTM's recurrence holds its states (same numbers up to rounding): auto times "
+                   "both on this CPU when the run starts and records the faster in config.json.")
 @click.option("--batch-size", type=int, default=None, show_default=f"{D.batch_size}, less for small corpora",
               help="Parallel streams (B).")
 @click.option("--seq-len", type=int, default=None, show_default=f"{D.seq_len}, less for tiny corpora",

@@ -12,8 +12,9 @@ import tensorflow as tf
 from charkeras.config import CharConfig, ModelConfig
 from charkeras.errors import ConfigError
 from charkeras.model import fused_lstm as fast_lstm
+from charkeras.model import lstm_layout
 from charkeras.model.carried_state import reset_states
-from charkeras.model.fused_lstm import FusedLSTM, lstm_sequence, resolve_lstm_impl
+from charkeras.model.fused_lstm import LAYOUTS, FusedLSTM, lstm_sequence, resolve_lstm_impl
 from charkeras.model.networks import build_training_model
 from charkeras.train.checkpoints import _generic
 
@@ -25,10 +26,10 @@ def _random(rng, *shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype("float32")
 
 
-def _stateful_pair(rng, chunk_steps, batch_groups):
+def _stateful_pair(rng, chunk_steps, batch_groups, layout="auto"):
     """A keras.layers.LSTM and a FusedLSTM, stateful, holding the same random weights (bias too)."""
     layers = []
-    fused_args = {"chunk_steps": chunk_steps, "batch_groups": batch_groups}
+    fused_args = {"chunk_steps": chunk_steps, "batch_groups": batch_groups, "layout": layout}
     for cls, kwargs in ((keras.layers.LSTM, {}), (FusedLSTM, fused_args)):
         layer = cls(U, stateful=True, return_sequences=True, name="lstm_0", **kwargs)
         layer.build((B, T, D))
@@ -53,9 +54,10 @@ def _outputs_and_gradients(layer, x, probe):
 # chunk 3 leaves a short last chunk, 10 > T is a single chunk; 2 groups of 3 rows are uneven
 @pytest.mark.parametrize("chunk_steps, batch_groups", [(1, 1), (3, 2), (10, 3)])
 @pytest.mark.parametrize("carried", [False, True], ids=["zero-state", "carried-state"])
-def test_outputs_gradients_and_carried_state_match_keras(chunk_steps, batch_groups, carried):
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_outputs_gradients_and_carried_state_match_keras(chunk_steps, batch_groups, carried, layout):
     rng = np.random.default_rng(chunk_steps + 10 * carried)
-    keras_layer, fused_layer = _stateful_pair(rng, chunk_steps, batch_groups)
+    keras_layer, fused_layer = _stateful_pair(rng, chunk_steps, batch_groups, layout)
     first, second, probe = _random(rng, B, T, D), _random(rng, B, T, D), _random(rng, B, T, U)
     if carried:  # a first batch leaves a state that the second continues from
         for layer in (keras_layer, fused_layer):
@@ -71,7 +73,8 @@ def test_outputs_gradients_and_carried_state_match_keras(chunk_steps, batch_grou
     assert all(not np.asarray(s).any() for s in fused_layer.states)
 
 
-def test_gradients_reach_initial_and_final_states():
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_gradients_reach_initial_and_final_states(layout):
     """lstm_sequence on its own: final (h, c) and the gradients of the initial state agree too."""
     rng = np.random.default_rng(7)
     x, h0, c0 = (tf.constant(_random(rng, B, T, D)), tf.constant(_random(rng, B, U)),
@@ -92,7 +95,8 @@ def test_gradients_reach_initial_and_final_states():
 
     expected = outputs_and_gradients(lambda: reference(x, initial_state=[h0, c0]),
                                      [reference.cell.kernel, reference.cell.recurrent_kernel, reference.cell.bias])
-    got = outputs_and_gradients(lambda: lstm_sequence(x, h0, c0, *weights, chunk_steps=3, batch_groups=2), weights)
+    got = outputs_and_gradients(lambda: lstm_sequence(x, h0, c0, *weights, chunk_steps=3, batch_groups=2,
+                                                      layout=layout), weights)
     names = ["outputs", "h_T", "c_T", "d x", "d h0", "d c0", "d kernel", "d recurrent_kernel", "d bias"]
     for name, e, g in zip(names, expected, got):
         np.testing.assert_allclose(g, e, err_msg=name, **TOL)
@@ -113,9 +117,10 @@ def test_same_variable_paths_shapes_and_initial_weights_as_keras():
 
 
 def test_config_round_trip():
-    layer = FusedLSTM(5, chunk_steps=4, batch_groups=2, stateful=True, return_sequences=True, name="lstm_0")
+    layer = FusedLSTM(5, chunk_steps=4, batch_groups=2, layout="row", stateful=True, return_sequences=True,
+                      name="lstm_0")
     config = layer.get_config()
-    assert config["chunk_steps"] == 4 and config["batch_groups"] == 2
+    assert config["chunk_steps"] == 4 and config["batch_groups"] == 2 and config["layout"] == "row"
     assert config["stateful"] and config["units"] == 5
     clone = FusedLSTM.from_config(config)
     assert clone.get_config() == config
@@ -124,6 +129,34 @@ def test_config_round_trip():
         FusedLSTM(5, chunk_steps=0)
     with pytest.raises(ValueError, match="batch_groups"):
         FusedLSTM(5, batch_groups=0)
+    with pytest.raises(ValueError, match="layout"):
+        FusedLSTM(5, layout="columns")
+
+
+def test_auto_layout_is_timed_once_per_shape_and_kept_by_the_layer(monkeypatch):
+    timed = []
+
+    def fake_timing(rows, units):
+        timed.append((rows, units))
+        return "row"
+
+    monkeypatch.setattr(lstm_layout, "_faster_layout", fake_timing)
+    monkeypatch.setattr(lstm_layout, "_CHOSEN", {})
+    monkeypatch.setattr(fast_lstm, "cpu_cores", lambda: 2)
+    assert fast_lstm.resolve_layout("auto", 64, 256) == "row"
+    assert fast_lstm.resolve_layout("auto", 64, 256) == "row"
+    assert fast_lstm.resolve_layout("feature", 64, 256) == "feature"
+    assert timed == [(32, 256)]  # 64 streams in two recurrences of 32 rows, timed once
+    layer = FusedLSTM(U, return_sequences=True)
+    layer(tf.zeros((B, T, D)))
+    assert layer.layout == "row" and timed[-1] == (B, U)  # B = 3 rows: one recurrence
+
+
+def test_the_real_timing_answers_a_layout_also_while_a_graph_is_traced(monkeypatch):
+    monkeypatch.setattr(lstm_layout, "_CHOSEN", {})
+    chosen = []
+    tf.function(lambda: chosen.append(lstm_layout.choose_lstm_layout(16, 32)) or tf.constant(0))()
+    assert chosen and chosen[0] in LAYOUTS
 
 
 def test_default_batch_groups_use_every_core_within_the_row_minimum(monkeypatch):
@@ -214,9 +247,12 @@ def test_auto_picks_cudnn_keras_layer_with_a_gpu_and_fused_without(monkeypatch):
 def test_config_field_is_validated_and_old_configs_load():
     with pytest.raises(ConfigError, match="--lstm-impl"):
         CharConfig().replace(model={"lstm_impl": "cudnn"}).validate()
+    with pytest.raises(ConfigError, match="--lstm-layout"):
+        CharConfig().replace(model={"lstm_layout": "columns"}).validate()
     old = CharConfig().to_dict()
-    del old["model"]["lstm_impl"]  # a config.json written before the field existed
+    del old["model"]["lstm_impl"], old["model"]["lstm_layout"]  # a config.json written before the fields existed
     assert CharConfig.from_dict(old).model.lstm_impl == "auto"
+    assert CharConfig.from_dict(old).model.lstm_layout == "auto"
 
 
 @pytest.mark.slow
@@ -232,6 +268,7 @@ def test_fused_run_checkpoint_loads_into_keras_layer_model(tmp_path, shakespeare
     assert np.isfinite(history["val_loss"][-1])
     stored = RunDir(tmp_path / "run").read_config()
     assert stored.model.lstm_impl == "fused"
+    assert stored.model.lstm_layout in LAYOUTS  # timed at the start and recorded for a resume
     keras_model = build_training_model(stored.model.__class__(**{**stored.model.__dict__, "lstm_impl": "keras"}),
                                        config.data.batch_size, config.data.seq_len)
     load_checkpoint(RunDir(tmp_path / "run").latest_checkpoint(), keras_model)

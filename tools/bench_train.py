@@ -56,7 +56,9 @@ SWEEP_QUICK = {"units": [16, 32], "layers": [1, 2], "seq_len": [10, 20], "batch"
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="2x256,2x512", help="LAYERSxUNITS, comma separated")
-    p.add_argument("--impls", default="keras,fused", help="charkeras LSTM kernels to time (keras, fused, auto)")
+    p.add_argument("--impls", default="keras,fused",
+                   help="charkeras LSTM kernels to time (keras, fused, auto; fused:feature or fused:row force the "
+                        "fused layer's layout, which fused alone times at start)")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seq-len", type=int, default=100)
     p.add_argument("--embedding-dim", type=int, default=64)
@@ -149,9 +151,10 @@ def run_charkeras(spec: dict) -> dict:
             self.marks.append(time.perf_counter())
 
     text, val_frac = random_text(spec)
+    impl, _, layout = spec["impl"].partition(":")  # e.g. fused:row forces the fused layer's layout
     config = CharConfig().replace(
         model={"units": spec["units"], "layers": spec["layers"], "embedding_dim": spec["embedding_dim"],
-               "dropout": spec["dropout"], "lstm_impl": spec["impl"]},
+               "dropout": spec["dropout"], "lstm_impl": impl, "lstm_layout": layout or "auto"},
         data={"batch_size": spec["batch"], "seq_len": spec["seq_len"], "val_frac": val_frac},
         train={"epochs": 1, "checkpoint_every": 0, "sample_every": 0, "sample_len": 1, "val_every": 0,
                "seed": spec["seed"]},

@@ -32,6 +32,7 @@ import keras
 import tensorflow as tf
 
 from charkeras.machine import cpu_cores
+from charkeras.model.lstm_layout import choose_lstm_layout
 
 # Steps per chunk of the input projection and of the weight-gradient products. Smaller chunks
 # overlap more with the recurrence, larger ones make better products; 5 to 25 measured alike
@@ -39,6 +40,7 @@ from charkeras.machine import cpu_cores
 CHUNK_STEPS = 10
 # Fewest batch rows per independent recurrence: below this the per-step products get inefficient.
 MIN_GROUP_ROWS = 16
+LAYOUTS = ("feature", "row")
 
 
 def resolve_lstm_impl(name: str) -> str:
@@ -55,12 +57,25 @@ def default_batch_groups(batch_size: int | None) -> int:
     return max(1, min(cpu_cores(), batch_size // MIN_GROUP_ROWS))
 
 
+def resolve_layout(layout: str, batch: int, units: int, batch_groups: int | None = None) -> str:
+    """'auto' is the faster of LAYOUTS on this CPU for this batch, split into `batch_groups` recurrences
+    [default: default_batch_groups], and width (timed: charkeras/model/lstm_layout.py)."""
+    if layout != "auto":
+        return layout
+    groups = batch_groups or default_batch_groups(batch)
+    return choose_lstm_layout(-(-batch // groups), units)
+
+
 def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = CHUNK_STEPS,
-                  batch_groups: int = 1):
+                  batch_groups: int = 1, layout: str = "feature"):
     """Run an LSTM over x [B, T, D] from (h0, c0) [B, U]; returns (h at every step [B, T, U], h_T, c_T).
 
-    T must be static, and B too when batch_groups > 1. Gradients flow to every argument.
+    T must be static, and B too when batch_groups > 1. Gradients flow to every argument. `layout`: how the
+    recurrence holds its states, "feature" ([U, rows]) or "row" ([rows, U]); same numbers up to rounding,
+    speed per CPU and shape (charkeras/model/lstm_layout.py chooses by timing both).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS} (got {layout!r})")
     steps, batch = x.shape[1], x.shape[0]
     if steps is None:
         raise ValueError("lstm_sequence needs a static sequence length")
@@ -70,10 +85,11 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = 
         tf.convert_to_tensor(a) for a in (x, h0, c0, kernel, recurrent_kernel, bias))
     chunk_sizes = [min(chunk_steps, steps - s) for s in range(0, steps, chunk_steps)]
     groups = min(batch_groups, batch) if batch else 1
+    feature_major = layout == "feature"
     if groups == 1:
-        return _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes)
+        return _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes, feature_major)
     sizes = [batch // groups + (g < batch % groups) for g in range(groups)]
-    parts = [_lstm_chunked(xg, hg, cg, kernel, recurrent_kernel, bias, chunk_sizes)
+    parts = [_lstm_chunked(xg, hg, cg, kernel, recurrent_kernel, bias, chunk_sizes, feature_major)
              for xg, hg, cg in zip(*(tf.split(a, sizes, axis=0) for a in (x, h0, c0)))]
     return tuple(tf.concat(list(p), axis=0) for p in zip(*parts))
 
@@ -83,41 +99,47 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = 
 # 2 layers x 2 groups at T = 100: 4-5 s of Python tracing plus 3-4 s of graph optimisation before the
 # first step. `_noinline` keeps each call one node, so the optimiser also sees each body once.
 #
-# Both run feature-major: states are [U, b] and gates [4U, b] (a column per batch row), so the
-# per-step products are W^T [4U, U] @ h and W [U, 4U] @ dz. Row-major states made them h @ W and
-# dz @ W^T, which oneDNN's sgemm runs at half speed: h @ W on AVX2 CPUs, dz @ W^T on AVX-512 ones
-# (`python tools/bench_products.py` prints every form; README, "Product layouts"). Transposing a
-# chunk at its boundaries costs ~0.05 ms against ~2 ms of products. Measured best at 32 rows per
-# recurrence; with 16 or fewer, AVX-512 runs row-major h @ W faster (README says by how much).
+# Two layouts of the same arithmetic. Feature-major: states [U, b] and gates [4U, b] (a column per batch
+# row), per-step products W^T [4U, U] @ h and W [U, 4U] @ dz. Row-major: states [b, U], products h @ W and
+# dz @ W^T (with W^T stored, which runs faster than a transpose flag). oneDNN's sgemm runs them at up to
+# 2x different speeds, which way round depends on the instruction set and the number of rows b (on AVX2
+# the row-major forward product runs at half speed; on AVX-512 with 16 rows the feature-major ones run at
+# ~0.75): `python tools/bench_products.py` prints every form, README "Product layouts". Transposing a
+# chunk at its boundaries costs ~0.05 ms against ~2 ms of products.
 _CALLED_NOT_INLINED = {"_noinline": True}
 
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
-def _forward_chunk(projected, h, c, recurrent_kernel_t):
-    """projected [n, 4U, b] = (x_t @ kernel + bias)^T for n steps from (h, c) [U, b]; returns h and c
-    after each step [n, U, b] and the gates (i, f, g, o) [n, 4U, b]: all the backward pass keeps
-    (tanh(c) is recomputed there, and the states before each step are these shifted by one)."""
+def _forward_chunk(projected, h, c, recurrent, feature_major: bool):
+    """projected [n, 4U, b] (feature-major; [n, b, 4U] row-major) = x_t @ kernel + bias for n steps from
+    (h, c) ([U, b]; [b, U]), with `recurrent` = W^T (feature-major) or W (row-major); returns h and c after
+    each step [n, U, b] ([n, b, U]) and the gates (i, f, g, o) [n, 4U, b] ([n, b, 4U]): all the backward
+    pass keeps (tanh(c) is recomputed there, and the states before each step are these shifted by one)."""
+    axis = 0 if feature_major else 1
     h_after, c_after, gates = [], [], []
     for z_in in tf.unstack(projected):
-        zi, zf, zg, zo = tf.split(z_in + tf.matmul(recurrent_kernel_t, h), 4, axis=0)
+        z = z_in + (tf.matmul(recurrent, h) if feature_major else tf.matmul(h, recurrent))
+        zi, zf, zg, zo = tf.split(z, 4, axis=axis)
         i, f, g, o = tf.sigmoid(zi), tf.sigmoid(zf), tf.tanh(zg), tf.sigmoid(zo)
         c = f * c + i * g
         h = o * tf.tanh(c)
         h_after.append(h)
         c_after.append(c)
-        gates.append(tf.concat([i, f, g, o], axis=0))
+        gates.append(tf.concat([i, f, g, o], axis=axis))
     return tf.stack(h_after), tf.stack(c_after), tf.stack(gates)
 
 
 @tf.function(autograph=False, experimental_attributes=_CALLED_NOT_INLINED)
-def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent_kernel):
-    """The gate gradients of one chunk that started from cell state c_in, as dz [4U, n, b] (ready to be
-    the [4U, n * b] operand of the chunk's products), and the state gradients (dh, dc) [U, b] before it.
-    Takes what `_forward_chunk` returned, and d_h_after [n, U, b]."""
+def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent, feature_major: bool):
+    """The gate gradients of one chunk that started from cell state c_in, and the state gradients (dh, dc)
+    before it. Takes what `_forward_chunk` returned, d_h_after in the same layout, and `recurrent` = W
+    (feature-major) or W^T (row-major). dz is [4U, n, b] feature-major and [n, b, 4U] row-major: either way
+    ready to be the [4U, n * b] or [n * b, 4U] operand of the chunk's products."""
+    axis = 0 if feature_major else 1
     gates, c_after, d_h_after = (tf.unstack(a) for a in (gates, c_after, d_h_after))
     dz_steps = [None] * len(gates)
     for t in reversed(range(len(gates))):
-        i, f, g, o = tf.split(gates[t], 4, axis=0)
+        i, f, g, o = tf.split(gates[t], 4, axis=axis)
         c_before = c_after[t - 1] if t else c_in
         tanh_c = tf.tanh(c_after[t])
         dh = dh + d_h_after[t]
@@ -125,56 +147,73 @@ def _backward_chunk(gates, c_after, c_in, d_h_after, dh, dc, recurrent_kernel):
         dz = tf.concat([tf.raw_ops.SigmoidGrad(y=i, dy=dc * g),
                         tf.raw_ops.SigmoidGrad(y=f, dy=dc * c_before),
                         tf.raw_ops.TanhGrad(y=g, dy=dc * i),
-                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=0)
+                        tf.raw_ops.SigmoidGrad(y=o, dy=dh * tanh_c)], axis=axis)
         dc = dc * f
-        dh = tf.matmul(recurrent_kernel, dz)
+        dh = tf.matmul(recurrent, dz) if feature_major else tf.matmul(dz, recurrent)
         dz_steps[t] = dz
-    return tf.stack(dz_steps, axis=1), dh, dc
+    return tf.stack(dz_steps, axis=1 if feature_major else 0), dh, dc
 
 
-def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes):
+def _lstm_chunked(x, h0, c0, kernel, recurrent_kernel, bias, chunk_sizes, feature_major: bool):
+    def to_layout(a, perm):  # a chunk or state of the row-major caller into the recurrence's layout
+        return tf.transpose(a, perm) if feature_major else a
+
     @tf.custom_gradient
     def run(x, h0, c0, kernel, recurrent_kernel, bias):
         batch = x.shape[0] or tf.shape(x)[0]
         units, width = h0.shape[-1], x.shape[-1]
         # Weights in the layouts the products run fastest with (see above): one copy per call.
         kernel_t, recurrent_kernel_t = tf.transpose(kernel), tf.transpose(recurrent_kernel)
+        forward_recurrent, backward_recurrent = ((recurrent_kernel_t, recurrent_kernel) if feature_major
+                                                 else (recurrent_kernel, recurrent_kernel_t))
         # Time-major chunks [n, b, D]: per-step slices are then contiguous, which TensorFlow hands out
         # without copying (a strided unstack was not free).
         x_chunks = tf.split(tf.transpose(x, [1, 0, 2]), chunk_sizes, axis=0)
-        h_rows, h, c = h0, tf.transpose(h0), tf.transpose(c0)
-        saved = []  # per chunk: (x rows [n*b, D], h rows before it [b, U], c before it [U, b], h rows
-        #            after each step [n, b, U], c after each step [n, U, b], gates [n, 4U, b])
+        h_rows, h, c = h0, to_layout(h0, [1, 0]), to_layout(c0, [1, 0])
+        saved = []  # per chunk: (x rows [n*b, D], h rows before it [b, U], c before it, h rows after each
+        #            step [n, b, U], c after each step, gates; the last three in the recurrence's layout)
         for n, xc in zip(chunk_sizes, x_chunks):
             rows = tf.reshape(xc, [-1, width])
             projected = tf.nn.bias_add(tf.matmul(rows, kernel_t, transpose_b=True), bias)
-            projected = tf.transpose(tf.reshape(projected, [n, batch, 4 * units]), [0, 2, 1])
-            h_after, c_after, gates = _forward_chunk(projected, h, c, recurrent_kernel_t)
-            h_after_rows = tf.transpose(h_after, [0, 2, 1])
+            projected = to_layout(tf.reshape(projected, [n, batch, 4 * units]), [0, 2, 1])
+            h_after, c_after, gates = _forward_chunk(projected, h, c, forward_recurrent, feature_major)
+            h_after_rows = to_layout(h_after, [0, 2, 1])
             saved.append((rows, h_rows, c, h_after_rows, c_after, gates))
             h_rows, h, c = h_after_rows[-1], h_after[-1], c_after[-1]
 
         def grad(d_out, d_h_last, d_c_last):
-            d_h_chunks = tf.split(tf.transpose(d_out, [1, 2, 0]), chunk_sizes, axis=0)
-            dh = tf.zeros_like(h) if d_h_last is None else tf.transpose(d_h_last)
-            dc = tf.zeros_like(c) if d_c_last is None else tf.transpose(d_c_last)
-            d_kernel_t, d_recurrent_t, d_bias, d_x_t = [], [], [], []
+            d_h_chunks = tf.split(tf.transpose(d_out, [1, 2, 0] if feature_major else [1, 0, 2]), chunk_sizes,
+                                  axis=0)
+            dh = tf.zeros_like(h) if d_h_last is None else to_layout(d_h_last, [1, 0])
+            dc = tf.zeros_like(c) if d_c_last is None else to_layout(d_c_last, [1, 0])
+            d_kernel, d_recurrent, d_bias, d_x = [], [], [], []
             # The products of chunk k depend only on its dz, so they run beside the recurrence of chunk k-1.
             for n, (rows, h_in, c_in, h_after, c_after, gates), d_h in reversed(list(zip(chunk_sizes, saved,
                                                                                           d_h_chunks))):
-                dz, dh, dc = _backward_chunk(gates, c_after, c_in, d_h, dh, dc, recurrent_kernel)
-                dz = tf.reshape(dz, [4 * units, -1])
-                h_before = tf.concat([h_in[None], h_after[:-1]], axis=0)
-                d_kernel_t.append(tf.matmul(dz, rows))
-                d_recurrent_t.append(tf.matmul(dz, tf.reshape(h_before, [-1, units])))
-                d_bias.append(tf.reduce_sum(dz, axis=1))
-                d_x_t.append(tf.matmul(kernel, dz))
-            d_x = tf.reshape(tf.concat(d_x_t[::-1], axis=1), [width, -1, batch])
-            return (tf.transpose(d_x, [2, 1, 0]), tf.transpose(dh), tf.transpose(dc),
-                    tf.transpose(tf.add_n(d_kernel_t)), tf.transpose(tf.add_n(d_recurrent_t)), tf.add_n(d_bias))
+                dz, dh, dc = _backward_chunk(gates, c_after, c_in, d_h, dh, dc, backward_recurrent, feature_major)
+                h_before = tf.reshape(tf.concat([h_in[None], h_after[:-1]], axis=0), [-1, units])
+                if feature_major:  # dz [4U, n*b]: products giving dW^T and dx^T (their fastest forms, above)
+                    dz = tf.reshape(dz, [4 * units, -1])
+                    d_kernel.append(tf.matmul(dz, rows))
+                    d_recurrent.append(tf.matmul(dz, h_before))
+                    d_bias.append(tf.reduce_sum(dz, axis=1))
+                    d_x.append(tf.matmul(kernel, dz))
+                else:  # dz [n*b, 4U]
+                    dz = tf.reshape(dz, [-1, 4 * units])
+                    d_kernel.append(tf.matmul(rows, dz, transpose_a=True))
+                    d_recurrent.append(tf.matmul(h_before, dz, transpose_a=True))
+                    d_bias.append(tf.reduce_sum(dz, axis=0))
+                    d_x.append(tf.matmul(dz, kernel_t))
+            d_kernel, d_recurrent, d_bias = tf.add_n(d_kernel), tf.add_n(d_recurrent), tf.add_n(d_bias)
+            if feature_major:  # dx^T [D, T*b], dW^T: back to the caller's layout
+                d_x = tf.transpose(tf.reshape(tf.concat(d_x[::-1], axis=1), [width, -1, batch]), [2, 1, 0])
+                d_kernel, d_recurrent = tf.transpose(d_kernel), tf.transpose(d_recurrent)
+            else:  # dx [T*b, D], time-major
+                d_x = tf.transpose(tf.reshape(tf.concat(d_x[::-1], axis=0), [-1, batch, width]), [1, 0, 2])
+            return d_x, to_layout(dh, [1, 0]), to_layout(dc, [1, 0]), d_kernel, d_recurrent, d_bias
 
         h_outputs = tf.concat([chunk[3] for chunk in saved], axis=0)
-        return (tf.transpose(h_outputs, [1, 0, 2]), h_rows, tf.transpose(c)), grad
+        return (tf.transpose(h_outputs, [1, 0, 2]), h_rows, to_layout(c, [1, 0])), grad
 
     return run(x, h0, c0, kernel, recurrent_kernel, bias)
 
@@ -187,17 +226,22 @@ class FusedLSTM(keras.layers.LSTM):
     layout and initialisers are keras.layers.LSTM's own, so checkpoints move freely between the
     two layers. Configurations the fused kernel does not cover (masks, cell dropout, other
     activations, no bias, go_backwards, a dynamic sequence length) run Keras's generic loop.
-    `batch_groups=None` picks `default_batch_groups(batch size)` when the layer is called.
+    `batch_groups=None` picks `default_batch_groups(batch size)` when the layer is called; `layout="auto"`
+    times both layouts of the recurrence then (`resolve_layout`) and keeps the faster one for the layer.
     """
 
-    def __init__(self, units, chunk_steps: int = CHUNK_STEPS, batch_groups: int | None = None, **kwargs):
+    def __init__(self, units, chunk_steps: int = CHUNK_STEPS, batch_groups: int | None = None,
+                 layout: str = "auto", **kwargs):
         if chunk_steps < 1:
             raise ValueError(f"chunk_steps must be >= 1 (got {chunk_steps})")
         if batch_groups is not None and batch_groups < 1:
             raise ValueError(f"batch_groups must be >= 1 or None (got {batch_groups})")
+        if layout not in ("auto", *LAYOUTS):
+            raise ValueError(f"layout must be auto, {' or '.join(LAYOUTS)} (got {layout!r})")
         super().__init__(units, use_cudnn=False, **kwargs)
         self.chunk_steps = chunk_steps
         self.batch_groups = batch_groups
+        self.layout = layout
 
     def _fused_kernel_applies(self, sequences, mask) -> bool:
         cell = self.cell
@@ -212,11 +256,14 @@ class FusedLSTM(keras.layers.LSTM):
         cell = self.cell
         dtype = sequences.dtype
         groups = self.batch_groups or default_batch_groups(sequences.shape[0])
+        # Chosen once: the training and validation graphs of a layer run the same arithmetic.
+        self.layout = resolve_layout(self.layout, sequences.shape[0] or 1, self.units, groups)
         outputs, h, c = lstm_sequence(
             sequences, initial_state[0], initial_state[1],
             tf.cast(cell.kernel, dtype), tf.cast(cell.recurrent_kernel, dtype), tf.cast(cell.bias, dtype),
-            chunk_steps=self.chunk_steps, batch_groups=groups)
+            chunk_steps=self.chunk_steps, batch_groups=groups, layout=self.layout)
         return h, outputs, [h, c]
 
     def get_config(self):
-        return {**super().get_config(), "chunk_steps": self.chunk_steps, "batch_groups": self.batch_groups}
+        return {**super().get_config(), "chunk_steps": self.chunk_steps, "batch_groups": self.batch_groups,
+                "layout": self.layout}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from charkeras.model.fused_lstm import default_batch_groups, lstm_sequence
+from charkeras.model.fused_lstm import default_batch_groups, lstm_sequence, resolve_layout
 
 
 def step_chunk_scorer(step, layers: int, units: int):
@@ -58,9 +58,10 @@ def sequence_chunk_scorer(weights: dict, layers: int):
         h = tf.gather(weights["embedding/embeddings"], x)
         new_state = []
         for i in range(layers):
+            units = carried[2 * i].shape[-1]
             h, h_last, c_last = lstm_sequence(h, carried[2 * i], carried[2 * i + 1], weights[f"lstm_{i}/kernel"],
                                               weights[f"lstm_{i}/recurrent_kernel"], weights[f"lstm_{i}/bias"],
-                                              batch_groups=groups)
+                                              batch_groups=groups, layout=resolve_layout("auto", batch, units, groups))
             new_state += [h_last, c_last]
         logits = tf.matmul(tf.reshape(h, [-1, h.shape[-1]]), weights["logits/kernel"]) + weights["logits/bias"]
         log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float64))

@@ -22,6 +22,13 @@ from charkeras.train.callbacks.progress import TrainingProgress, current_step
 from charkeras.train.step_plan import planned_steps
 from charkeras.train.time_budget import format_duration
 
+
+def kernel_description(m) -> str:
+    """'fused, feature-major', 'fused, row-major' or 'keras': the LSTM kernel a run trains with."""
+    impl = resolve_lstm_impl(m.lstm_impl)
+    return f"{impl}, {m.lstm_layout}-major" if impl == "fused" and m.lstm_layout != "auto" else impl
+
+
 LOG_MODES = ("auto", "bar", "plain")
 PLAIN_INTERVAL_SECONDS = 30.0
 _BAR_REFRESH_SECONDS = 0.25
@@ -88,7 +95,7 @@ class ConsoleProgress(keras.callbacks.Callback):
         rows = [
             ("corpus", (f"{self.source}: {self.corpus_chars:,} chars, vocabulary {m.vocab_size}; "
                        f"{self.train_chars:,} for training, {self.val_chars:,} held out")),
-            ("model", (f"{m.layers} x LSTM({m.units}) [{resolve_lstm_impl(m.lstm_impl)}], embedding "
+            ("model", (f"{m.layers} x LSTM({m.units}) [{kernel_description(m)}], embedding "
                       f"{m.embedding_dim}, dropout {m.dropout}: {count_params(self.model):,} parameters")),
             ("layout", (f"{d.batch_size} streams x {d.seq_len} chars = {d.batch_size * d.seq_len:,} chars/step; "
                        f"{layout.batches:,} steps/epoch; validation {self.val_batches:,} batch(es)")),
