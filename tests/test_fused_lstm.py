@@ -147,9 +147,31 @@ def test_auto_layout_is_timed_once_per_shape_and_kept_by_the_layer(monkeypatch):
     assert fast_lstm.resolve_layout("auto", 64, 256) == "row"
     assert fast_lstm.resolve_layout("feature", 64, 256) == "feature"
     assert timed == [(32, 256)]  # 64 streams in two recurrences of 32 rows, timed once
-    layer = FusedLSTM(U, return_sequences=True)
-    layer(tf.zeros((B, T, D)))
-    assert layer.layout == "row" and timed[-1] == (B, U)  # B = 3 rows: one recurrence
+    assert fast_lstm.resolve_layout("auto", 8, 16) == "feature" and len(timed) == 1  # too small to time
+    layer = FusedLSTM(256, return_sequences=True)
+    layer(tf.zeros((4, T, D)))
+    assert layer.layout == "row" and timed[-1] == (4, 256)  # 4 rows: one recurrence
+
+
+def test_row_major_is_chosen_only_when_clearly_faster(monkeypatch):
+    times = {"feature": 1.0, "row": 0.95}
+    monkeypatch.setattr(lstm_layout.time, "perf_counter", _fake_clock(times))
+    assert lstm_layout._faster_layout(32, 256, products=1, rounds=1) == "feature"  # 5% is within the margin
+    times["row"] = 0.8
+    assert lstm_layout._faster_layout(32, 256, products=1, rounds=1) == "row"
+
+
+def _fake_clock(durations):
+    """perf_counter for _faster_layout: each timed block (feature first, then row) lasts durations[name]."""
+    state = {"now": 0.0, "calls": 0}
+
+    def clock():
+        name = ("feature", "row")[(state["calls"] // 2) % 2]
+        if state["calls"] % 2:  # the end of a block
+            state["now"] += durations[name]
+        state["calls"] += 1
+        return state["now"]
+    return clock
 
 
 def test_the_real_timing_answers_a_layout_also_while_a_graph_is_traced(monkeypatch):

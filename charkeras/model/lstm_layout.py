@@ -17,12 +17,20 @@ import numpy as np
 import tensorflow as tf
 
 _CHOSEN: dict[tuple[int, int], str] = {}
+# Row-major must win by this much: where the two are close, the choice would otherwise follow the noise,
+# and two runs of the same job on one machine (a run and a rerun compared bit for bit) could differ.
+ROW_MAJOR_MARGIN = 0.9
+# Below this many flops a product takes a few microseconds, which timing cannot tell apart from per-op
+# overhead: such small layers keep feature-major without timing (256 units x 32 rows: 16.8 M).
+MIN_TIMED_FLOPS = 2_000_000
 
 
 def choose_lstm_layout(rows: int, units: int) -> str:
-    """"feature" or "row", whichever runs this CPU's pair of per-step products faster for `rows` batch
-    rows per recurrence and `units`; timed once per process and shape."""
+    """"feature", or "row" where it runs this CPU's pair of per-step products clearly faster (by
+    1 - ROW_MAJOR_MARGIN) for `rows` batch rows per recurrence and `units`; timed once per process and shape."""
     key = (rows, units)
+    if 2 * rows * units * 4 * units < MIN_TIMED_FLOPS:
+        return "feature"
     if key not in _CHOSEN:
         with tf.init_scope():  # eagerly, also when first asked while a graph is traced
             _CHOSEN[key] = _faster_layout(rows, units)
@@ -47,4 +55,4 @@ def _faster_layout(rows: int, units: int, products: int = 8, rounds: int = 5) ->
                 outputs = step()
             outputs[1].numpy()
             best[name] = min(best[name], time.perf_counter() - start)
-    return min(best, key=best.get)  # a tie keeps "feature", the first
+    return "row" if best["row"] < ROW_MAJOR_MARGIN * best["feature"] else "feature"
