@@ -14,7 +14,7 @@ from charkeras.errors import ConfigError, require
 
 LR_SCHEDULES = ("constant", "cosine", "exponential")
 OPTIMIZERS = ("adam", "adamw", "rmsprop")
-# auto: the fused CPU layer (charkeras/fast_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
+# auto: the fused CPU layer (charkeras/model/fused_lstm.py) without a GPU, keras.layers.LSTM (cuDNN) with one
 LSTM_IMPLS = ("auto", "keras", "fused")
 # How the fused layer's recurrence holds its states (charkeras/model/lstm_layout.py); auto: timed at the
 # start of a run and recorded, so a resumed run keeps it

@@ -177,8 +177,9 @@ def _fake_clock(durations):
 def test_the_real_timing_answers_a_layout_also_while_a_graph_is_traced(monkeypatch):
     monkeypatch.setattr(lstm_layout, "_CHOSEN", {})
     chosen = []
-    tf.function(lambda: chosen.append(lstm_layout.choose_lstm_layout(16, 32)) or tf.constant(0))()
-    assert chosen and chosen[0] in LAYOUTS
+    # 16 rows x 256 units is large enough to be timed (smaller layers skip the timing)
+    tf.function(lambda: chosen.append(lstm_layout.choose_lstm_layout(16, 256)) or tf.constant(0))()
+    assert chosen and chosen[0] in LAYOUTS and (16, 256) in lstm_layout._CHOSEN
 
 
 def test_default_batch_groups_use_every_core_within_the_row_minimum(monkeypatch):

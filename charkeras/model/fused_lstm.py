@@ -101,8 +101,8 @@ def lstm_sequence(x, h0, c0, kernel, recurrent_kernel, bias, chunk_steps: int = 
 #
 # Two layouts of the same arithmetic. Feature-major: states [U, b] and gates [4U, b] (a column per batch
 # row), per-step products W^T [4U, U] @ h and W [U, 4U] @ dz. Row-major: states [b, U], products h @ W and
-# dz @ W^T (with W^T stored, which runs faster than a transpose flag). oneDNN's sgemm runs them at up to
-# 2x different speeds, which way round depends on the instruction set and the number of rows b (on AVX2
+# dz @ W^T (with W^T stored: a transpose flag halved its speed on AVX-512). oneDNN's sgemm runs them at up
+# to 3x different speeds, which way round depends on the instruction set and the number of rows b (on AVX2
 # the row-major forward product runs at half speed; on AVX-512 with 16 rows the feature-major ones run at
 # ~0.75): `python tools/bench_products.py` prints every form, README "Product layouts". Transposing a
 # chunk at its boundaries costs ~0.05 ms against ~2 ms of products.

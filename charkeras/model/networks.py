@@ -11,7 +11,6 @@ State layout of the inference model: float32 [batch, 2 * layers, units] = (h0, c
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import random
 
 import keras
@@ -26,12 +25,12 @@ def lstm_name(i: int) -> str:
     return f"lstm_{i}"
 
 
-def choose_layout(cfg: ModelConfig, batch_size: int) -> ModelConfig:
-    """cfg with lstm_layout "auto" replaced by the fused layer's layout timed faster on this CPU for
-    `batch_size` streams (per replica); unchanged for the keras layer or a layout already chosen."""
-    if cfg.lstm_layout != "auto" or resolve_lstm_impl(cfg.lstm_impl) != "fused":
-        return cfg
-    return dataclasses.replace(cfg, lstm_layout=resolve_layout("auto", batch_size, cfg.units))
+def training_layout(cfg: ModelConfig, batch_size: int) -> str:
+    """cfg.lstm_layout, with "auto" replaced by the fused layer's layout timed faster on this CPU for
+    `batch_size` streams (per replica); "auto" stays for the keras layer, which has no layouts."""
+    if resolve_lstm_impl(cfg.lstm_impl) != "fused":
+        return cfg.lstm_layout
+    return resolve_layout(cfg.lstm_layout, batch_size, cfg.units)
 
 
 def build_training_model(cfg: ModelConfig, batch_size: int, seq_len: int | None = None, seed: int = 0):

@@ -16,7 +16,7 @@ from charkeras import __version__
 from charkeras.config import CharConfig
 from charkeras.data.pipeline import make_dataset
 from charkeras.errors import RunDirError
-from charkeras.model.networks import build_training_model, choose_layout
+from charkeras.model.networks import build_training_model, training_layout
 from charkeras.text.id_cache import load_corpus
 from charkeras.threads import configure_training_threads
 from charkeras.train import interrupts, kill_points
@@ -128,7 +128,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
         val_ds = val_ds.take(config.data.val_batches)
     per_replica = prepare_replicas(strategy, config)  # B/R streams per replica (charkeras/train/distribution.py)
     if not resume:  # timed here, recorded in config.json below: a resumed run keeps the layout
-        config = config.replace(model={"lstm_layout": choose_layout(config.model, per_replica).lstm_layout})
+        config = config.replace(model={"lstm_layout": training_layout(config.model, per_replica)})
 
     stored_config = config
     if resume:
