@@ -5,7 +5,14 @@ package is laid out by stage of the data flow (docs/ARCHITECTURE.md): text -> da
 -> exporting -> runtime -> inspect.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# TensorFlow's C++ start-up and device chatter (cuInit failures on a machine without a GPU, CPU feature
+# notes, oneDNN fallbacks) is not for a library's user; set before anything imports TensorFlow, and
+# only when the user has not chosen a level. (Lines logged before absl is initialised ignore it.)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 __all__ = [
     "CharConfig",

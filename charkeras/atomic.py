@@ -39,7 +39,7 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        _lock(fd)
+        lock_while_writing(fd)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -77,17 +77,36 @@ def fsync_tree(path: Path) -> None:
     """fsync every file and directory under `path` (directories after their contents)."""
     for root, _dirs, files in os.walk(path, topdown=False):
         for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(Path(root, name))
         fsync_directory(Path(root))
 
 
-def _lock(fd: int) -> None:
-    if fcntl is not None:
+def fsync_file(path: Path) -> None:
+    """Make a file's contents durable (one already closed, or appended to by an open writer)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive OS lock (flock) on the open file `fd` without waiting; False when another open
+    file holds it. The OS drops it when `fd` is closed or its process ends in any way, so it is never
+    stale. Where the OS has no flock, True: nothing can be locked there."""
+    if fcntl is None:
+        return True
+    try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def lock_while_writing(fd: int) -> None:
+    """Hold an OS lock on a temporary being written, so `remove_stale_temporaries` leaves it alone."""
+    if not try_lock(fd):
+        raise BlockingIOError(errno.EAGAIN, "locked by another process")
 
 
 def remove_stale_temporaries(directory: Path, name: str = "*") -> list[Path]:
@@ -103,11 +122,8 @@ def remove_stale_temporaries(directory: Path, name: str = "*") -> list[Path]:
         except OSError:
             continue
         try:
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    continue  # still being written by a live process
+            if not try_lock(fd):
+                continue  # still being written by a live process
             if candidate.is_dir() and not candidate.is_symlink():
                 shutil.rmtree(candidate, ignore_errors=True)
             else:
@@ -151,9 +167,25 @@ def recover_directory(path: Path) -> None:
             fsync_directory(path.parent)
 
 
+def _rename_if_absent(tmp: Path, path: Path) -> None:
+    """Rename the directory `tmp` to `path` unless `path` is a file or a non-empty directory (a plain
+    rename onto an empty directory replaces it; onto a non-empty one it fails, atomically)."""
+    try:
+        os.rename(tmp, path)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
+            raise FileExistsError(errno.EEXIST, "created by another process meanwhile", str(path)) from None
+        raise
+    fsync_directory(path.parent)
+
+
 @contextlib.contextmanager
-def atomic_directory(path: Path) -> Iterator[Path]:
-    """Yield a temporary directory beside `path`; on success it replaces `path` as a whole, durably."""
+def atomic_directory(path: Path, replace: bool = True) -> Iterator[Path]:
+    """Yield a temporary directory beside `path`; on success it replaces `path` as a whole, durably.
+
+    With `replace=False` it only creates `path`: when another process made `path` a non-empty directory
+    (or a file) meanwhile, FileExistsError is raised and that `path` is left as it is.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     recover_directory(path)
@@ -161,11 +193,13 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     lock_fd = os.open(tmp, os.O_RDONLY)
     try:
-        _lock(lock_fd)
+        lock_while_writing(lock_fd)
         os.chmod(tmp, 0o777 & ~_umask())
         yield tmp
         fsync_tree(tmp)
-        if path.exists():
+        if not replace:
+            _rename_if_absent(tmp, path)
+        elif path.exists():
             if _exchange(tmp, path):
                 fsync_directory(path.parent)
                 shutil.rmtree(tmp, ignore_errors=True)  # it now holds the old version

@@ -1,8 +1,10 @@
-"""Exceptions that carry a message meant for the user.
+"""Exceptions that carry a message meant for the user, and `warn`, the one way to warn them.
 
 The CLI prints `str(error)` on one line and exits with code 2 for every subclass of CharkerasError;
 anything else is a bug and keeps its traceback.
 """
+
+import sys
 
 
 class CharkerasError(Exception):
@@ -48,3 +50,9 @@ def require(condition: bool, message: str, error: type[CharkerasError] = ConfigE
     """
     if not condition:
         raise error(message)
+
+
+def warn(message: str) -> None:
+    """The one way to warn: a `warning: message` line on stderr, from the library and the CLI alike
+    (so a Python warning's file and line never reach a command's output)."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)

@@ -2,7 +2,7 @@
 
 Every command that works on a model takes it as its first argument, MODEL (an export or a training
 run); commands that read a text take `--text FILE` (fit's CORPUS is the exception: it is what fit is
-about). Spellings of earlier versions keep working, marked deprecated in --help.
+about).
 """
 
 from __future__ import annotations
@@ -10,25 +10,14 @@ from __future__ import annotations
 import click
 
 from charkeras.artifact.layout import PRECISIONS
-from charkeras.runtime.loading import RUNTIME_ALIASES, RUNTIMES
+from charkeras.runtime.loading import RUNTIMES
 
 MODEL_HELP = "MODEL is an export (saved_models/NAME) or a training run directory (runs/NAME)."
-_RUNTIME_CHOICES = (*RUNTIMES, *RUNTIME_ALIASES)
 
 
 def model_argument(command):
-    """MODEL as the first argument, plus the deprecated `--model PATH` of earlier versions."""
-    command = click.option("--model", "model_option", default=None, metavar="PATH",
-                           help="Deprecated spelling of MODEL (still accepted).")(command)
-    return click.argument("model", required=False, metavar="MODEL")(command)
-
-
-def resolve_model(model: str | None, model_option: str | None) -> str:
-    if model and model_option:
-        raise click.UsageError("give the model once: as MODEL, or with the deprecated --model")
-    if not (model or model_option):
-        raise click.UsageError(f"missing MODEL. {MODEL_HELP}")
-    return model or model_option
+    """MODEL as the first argument (`MODEL_HELP` says what it may be)."""
+    return click.argument("model_path", metavar="MODEL")(command)
 
 
 def runtime_options(default: str | None = "auto", default_help: str = ""):
@@ -36,11 +25,11 @@ def runtime_options(default: str | None = "auto", default_help: str = ""):
 
     def decorate(command):
         for decorator in reversed([
-            click.option("--runtime", type=click.Choice(_RUNTIME_CHOICES), default=default,
+            click.option("--runtime", type=click.Choice(RUNTIMES), default=default,
                          show_default=default is not None,
                          help="auto: LiteRT for exports when ai-edge-litert is installed (no TensorFlow "
-                              "import), else the SavedModel; run: a training run's checkpoint in memory "
-                              "('keras' is its deprecated name)." + default_help),
+                              "import), else the SavedModel; run: a training run's checkpoint in "
+                              "memory." + default_help),
             click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                          help="Which .tflite file --runtime tflite runs."),
             click.option("--checkpoint", default="best", metavar="best|latest|PATH",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import click
-from charkeras_cli.arguments import MODEL_HELP, resolve_model
+from charkeras_cli.arguments import MODEL_HELP
 from charkeras_cli.visualize_command import SIGNALS, model_and_text_options, run_trace
 
 from charkeras.errors import require
@@ -20,7 +20,7 @@ from charkeras.inspect.probes import PROBES  # numpy only: keeps --help free of 
 @click.option("--signal", type=click.Choice(list(SIGNALS)), default="c", help="Correlate tanh(c) (c) or h (h).")
 @click.option("--probe", "probes", multiple=True, type=click.Choice(list(PROBES)),
               help="Only these probes (repeatable) [default: all].")
-def cells(model, model_option, text_path, encoding, runtime, precision, checkpoint, out, max_chars, page_chars,
+def cells(model_path, text_path, encoding, runtime, precision, checkpoint, out, max_chars, page_chars,
           top, signal, probes):
     """Find cells of MODEL that track quotes, brackets, line position, comments, word starts and newlines
     in the --text.
@@ -31,7 +31,6 @@ def cells(model, model_option, text_path, encoding, runtime, precision, checkpoi
     from charkeras.inspect.probes import find_cells, format_table
     from charkeras.inspect.viewer import write_page
 
-    model_path = resolve_model(model, model_option)
     require(top >= 1, f"--top must be >= 1 (got {top})")
     require(page_chars >= 1, f"--page-chars must be >= 1 (got {page_chars})")
     result = run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, max_chars)

@@ -9,12 +9,13 @@ from charkeras_cli.arguments import MODEL_HELP, encoding_option, model_argument,
 from charkeras_cli.progress_bar import progress_bar
 
 from charkeras.errors import require
-from charkeras.inspect.stream_scoring import DEFAULT_STREAMS, DEFAULT_WARMUP
+from charkeras.inspect.stream_scoring import CHUNK, DEFAULT_STREAMS, DEFAULT_WARMUP, plan_streams
+from charkeras.runtime.limits import check_scoring_memory
 
 
-@click.command(epilog=MODEL_HELP + " Before 0.2 the text came first: `evaluate TEXT --model MODEL` still works.")
+@click.command(epilog=MODEL_HELP)
 @model_argument
-@text_option(required=False)
+@text_option()
 @runtime_options(default=None, default_help=" [default: savedmodel for exports, run for training runs]")
 @click.option("--tail", type=float, default=None,
               help="Evaluate only the last FRACTION of --text (0.1 = the standard validation split); "
@@ -32,27 +33,24 @@ from charkeras.inspect.stream_scoring import DEFAULT_STREAMS, DEFAULT_WARMUP
                    "agree with it to about 1e-6 relative).")
 @encoding_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def evaluate(model, model_option, text_path, runtime, precision, checkpoint, tail, baseline, train_text,
+def evaluate(model_path, text_path, runtime, precision, checkpoint, tail, baseline, train_text,
              streams, warmup, exact, encoding, as_json):
     """Loss of MODEL on the --text: nats/char, bits/char and perplexity."""
     from charkeras.inspect.evaluation import evaluate_model, evaluate_ngram, split_tail
     from charkeras.runtime.loading import load
     from charkeras.text.reading import read_text
 
-    if model_option is not None and model is not None and text_path is None:
-        model, text_path = model_option, model  # the old spelling: evaluate TEXT --model MODEL
-    elif model_option is not None:
-        require(model is None, "give the model once: as MODEL, or with the deprecated --model")
-        model = model_option
-    if model is None or text_path is None:
-        raise click.UsageError(f"give MODEL and --text FILE. {MODEL_HELP}")
     text = read_text(text_path, encoding)
     head = ""
     if tail is not None:
         head, text = split_tail(text, tail)
     require(baseline != "ngram" or train_text is not None or tail is not None,
             "--baseline ngram needs a training text: pass --train-text FILE or --tail FRACTION")
-    loaded = load(model, runtime, precision=precision, checkpoint=checkpoint)
+    loaded = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
+    if not exact:
+        require(streams >= 1 and warmup >= 0, f"--streams must be >= 1 and --warmup >= 0 (got {streams}, {warmup})")
+        plan = plan_streams(len(text), streams, warmup)
+        check_scoring_memory(plan.streams, min(CHUNK, plan.steps), loaded.layers, loaded.units, len(loaded.vocab))
     with progress_bar("scoring") as progress:
         result = {"model": evaluate_model(loaded, text, exact=exact, streams=streams, warmup=warmup,
                                           progress=progress)}

@@ -9,15 +9,14 @@ random numbers, so a seed gives the same text either way.
 from __future__ import annotations
 
 import secrets
-import warnings
 
 import click
-from charkeras_cli.arguments import MODEL_HELP, model_argument, resolve_model, runtime_options
+from charkeras_cli.arguments import MODEL_HELP, model_argument, runtime_options
 
 from charkeras.errors import require
 from charkeras.inspect.novelty import known_lines, novel_lines
 from charkeras.runtime.char_model import check_generate_args
-from charkeras.runtime.limits import check_threads
+from charkeras.runtime.limits import PRIME_MAX_CHARS, check_generation_memory, check_prime, check_threads
 from charkeras.text.reading import read_text
 from charkeras.text.vocabulary import check_unicode
 
@@ -43,21 +42,22 @@ from charkeras.text.vocabulary import check_unicode
 @click.option("--threads", type=int, default=None,
               help="Threads: TensorFlow's [default: 1 for a single sample, all cores for --num-samples > 1] "
                    "or LiteRT's [default: the cores, at most 4]; at most 4 per core.")
-def generate(model, model_option, n, prime, temperature, top_k, seed, num_samples, prime_file, beam, novel_against,
+def generate(model_path, n, prime, temperature, top_k, seed, num_samples, prime_file, beam, novel_against,
              runtime, precision, checkpoint, threads):
     """Generate text from MODEL."""
     from charkeras.artifact.layout import model_kind
     from charkeras.runtime.loading import load, resolve_runtime
 
-    model_path = resolve_model(model, model_option)
     seed_given = seed is not None
     if not seed_given:
         seed = secrets.randbelow(2**31)
     check_generate_args(n, temperature, top_k, seed, num_samples)
     if prime_file is not None:
         require(not prime, "give the prime once: --prime TEXT or --prime-file FILE")
-        prime = read_text(prime_file)
-    known = known_lines(read_text(novel_against)) if novel_against is not None else None
+        prime = read_text(prime_file, max_chars=PRIME_MAX_CHARS + 1,  # enough to refuse a longer one
+                          encoding_option=None)
+    check_prime(prime)
+    known = known_lines(read_text(novel_against, encoding_option=None)) if novel_against is not None else None
     require(beam >= 0, f"--beam must be >= 1 beams (got {beam}); 0 means sampling")
     require(not beam or num_samples == 1, "--beam gives the one most likely continuation: drop --num-samples")
     if beam:  # TensorFlow's runtimes: the SavedModel for an export unless one was named
@@ -75,17 +75,15 @@ def generate(model, model_option, n, prime, temperature, top_k, seed, num_sample
         if tf_threads:
             configure_generation_threads(tf_threads)
     loaded = load(model_path, runtime, precision=precision, checkpoint=checkpoint, lite_threads=threads or None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
-        if beam:
-            from charkeras.runtime.beam import beam_generate  # TensorFlow and keras_hub: only for --beam
+    if beam:
+        from charkeras.runtime.beam import beam_generate  # TensorFlow and keras_hub: only for --beam
 
-            texts = beam_generate(loaded, n, prime, beam)
-        else:
-            texts = loaded.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
-                                    num_samples=num_samples)
-    for w in caught:
-        click.echo(f"warning: {w.message}", err=True)
+        check_generation_memory(n + len(prime), beam, loaded.layers, loaded.units, len(loaded.vocab),
+                                rows="--beam")
+        texts = beam_generate(loaded, n, prime, beam)
+    else:
+        texts = loaded.generate(n, prime=prime, temperature=temperature, top_k=top_k, seed=seed,
+                                num_samples=num_samples)
     if not seed_given and not beam:
         click.echo(f"(seed {seed}: pass --seed {seed} to repeat this)", err=True)
     if known is not None:

@@ -42,9 +42,17 @@ class CharkerasGroup(click.Group):
             filter_native_stderr()
         return super().main(args, *rest, **kwargs)
 
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:  # charkeras's own options: --bogus, a missing command
+            _usage_error(exc)
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a command's options, as click validates them
+            _usage_error(exc)
         except CharkerasError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
@@ -57,6 +65,23 @@ class CharkerasGroup(click.Group):
         except KeyboardInterrupt:  # Ctrl-C outside fit's own handling: a clean exit, not click's "Aborted!" rc 1
             click.echo("\ninterrupted", err=True)
             sys.exit(130)
+
+
+def _usage_error(exc: click.UsageError) -> None:
+    """Click's own validation (a bad choice, number or path, an unknown option) as one `error:` line
+    and exit 2, like every other bad input; click's wording is kept, its usage lines are not.
+    No arguments at all still show the help."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc
+    message = exc.format_message().rstrip(".")
+    if isinstance(exc, click.BadParameter) and not isinstance(exc, click.MissingParameter) \
+            and exc.param is not None:
+        name = "/".join(exc.param.opts) if isinstance(exc.param, click.Option) \
+            else exc.param.human_readable_name
+        message = f"{name}: {exc.message}".rstrip(".")
+    command = exc.ctx.command_path if exc.ctx is not None else "charkeras"
+    click.echo(f"error: {message} (see {command} --help)", err=True)
+    sys.exit(2)
 
 
 @click.group(cls=CharkerasGroup, context_settings={"help_option_names": ["-h", "--help"],

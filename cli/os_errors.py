@@ -21,6 +21,8 @@ HINTS = {
     errno.ENOTDIR: "a part of this path is a file, not a directory",
     errno.EISDIR: "give a file name, not a directory",
     errno.ENAMETOOLONG: "shorten the path",
+    # a directory that cannot be created, such as one under /proc
+    errno.ENOENT: "a directory on this path does not exist and cannot be created there",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from charkeras.train.report import write_report
+from charkeras.train.run.report import write_report
 
 
 @click.command()

@@ -11,12 +11,12 @@ from charkeras_cli.arguments import (
     MODEL_HELP,
     encoding_option,
     model_argument,
-    resolve_model,
     runtime_options,
     text_option,
 )
 
-from charkeras.errors import require
+from charkeras.errors import require, warn
+from charkeras.runtime.limits import check_trace_memory
 
 SIGNALS = {"c": "tanh(c), the squashed cell state", "h": "h, the layer output"}
 
@@ -36,11 +36,11 @@ def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, m
 
     text = read_text(text_path, encoding, max_chars)
     model = load(model_path, runtime, precision=precision, checkpoint=checkpoint)
+    check_trace_memory(len(text), model.layers, model.units, len(model.vocab))
     unknown = model.vocab.unknown_chars(text)
     if unknown:
         shown = ", ".join(repr(ch) for ch in unknown[:20]) + (", ..." if len(unknown) > 20 else "")
-        click.echo(f"warning: {len(unknown)} characters not in the model's vocabulary are read as unknown: "
-                   f"{shown}", err=True)
+        warn(f"{len(unknown)} characters not in the model's vocabulary are read as unknown: {shown}")
     return trace(model, text)
 
 
@@ -53,13 +53,12 @@ def run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, m
               help="Signal shown first: c = tanh(c), h = h (the page can switch).")
 @click.option("--layer", type=int, default=None, help="Layer shown first [default: the liveliest cell's].")
 @click.option("--cell", type=int, default=None, help="Cell shown first [default: the one varying most].")
-def visualize(model, model_option, text_path, encoding, runtime, precision, checkpoint, out, max_chars, signal,
+def visualize(model_path, text_path, encoding, runtime, precision, checkpoint, out, max_chars, signal,
               layer, cell):
     """Write a self-contained HTML page: the --text coloured by a chosen LSTM cell of MODEL, with the
     top-5 next-character guesses under every character."""
     from charkeras.inspect.viewer import most_varied_cell, write_page
 
-    model_path = resolve_model(model, model_option)
     result = run_trace(model_path, text_path, encoding, runtime, precision, checkpoint, max_chars)
     if layer is None or cell is None:
         best_layer, best_cell = most_varied_cell(result, signal)

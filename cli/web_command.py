@@ -10,12 +10,9 @@ import tempfile
 from pathlib import Path
 
 import click
-from charkeras_cli.arguments import MODEL_HELP, model_argument, resolve_model
+from charkeras_cli.arguments import MODEL_HELP, model_argument
 
 from charkeras.errors import require
-
-EXAMPLE_QUERY = "?prime=ROMEO:&n=300&temperature=0.8&top_k=0&seed=7&autorun=1"
-
 
 @click.command(epilog=MODEL_HELP)
 @model_argument
@@ -27,16 +24,15 @@ EXAMPLE_QUERY = "?prime=ROMEO:&n=300&temperature=0.8&top_k=0&seed=7&autorun=1"
 @click.option("--threaded", is_flag=True,
               help="Also ship LiteRT.js's threaded WebAssembly build (+9 MB), used with ?threads=N.")
 @click.option("--force", is_flag=True, help="Replace an earlier site in --out.")
-def web(model, model_option, out, serve, port, threaded, force):
+def web(model_path, out, serve, port, threaded, force):
     """Write a web page that generates text from MODEL in the browser (LiteRT.js, WebAssembly).
 
     The same seed gives the same text as `charkeras generate --seed`. URL parameters fill the controls:
     ?prime=ROMEO:&n=300&temperature=0.8&top_k=0&seed=7&autorun=1
     """
     from charkeras.artifact.layout import model_kind
-    from charkeras.web.server import make_server, serve_until_interrupted, url_of
+    from charkeras.web.server import example_query, make_server, serve_until_interrupted, url_of
 
-    model_path = resolve_model(model, model_option)
     require(out is not None or serve, "--out DIR is required (or --serve, to serve a site built in a temporary "
                                       "directory)")
     require(0 <= port <= 65535, f"--port must be from 0 to 65535 (got {port}); 0 picks a free port")
@@ -51,7 +47,7 @@ def web(model, model_option, out, serve, port, threaded, force):
                 return
             url = url_of(server)
             click.echo(f"serving {site} at {url} (Ctrl-C stops)")
-            click.echo(f"open: {url}{EXAMPLE_QUERY}")
+            click.echo(f"open: {url}{example_query(site)}")
             serve_until_interrupted(server)
             click.echo("stopped")
         finally:

@@ -9,6 +9,7 @@ import ast
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ STAGES = ("text", "sampling", "data", "model", "train", "artifact", "exporting",
 # nor may anything they import at module level.
 TF_FREE = ("charkeras.text.vocabulary", "charkeras.text.id_cache", "charkeras.sampling.numpy_sampler",
            "charkeras.artifact.card", "charkeras.runtime.loading", "charkeras.runtime.lite_model",
-           "charkeras.inspect.describe", "charkeras.train.report", "charkeras.web.server",
+           "charkeras.inspect.describe", "charkeras.train.run.report", "charkeras.web.server",
            "charkeras.web.runtime_files", "charkeras_cli.main", "charkeras_cli.web_command")
 HEAVY = ("tensorflow", "keras", "tensorflow_datasets", "tf_keras")
 
@@ -100,6 +101,24 @@ def test_no_import_cycles_anywhere():
             visit(name, [name])
 
 
+def subpackage_of(name: str) -> str | None:
+    """The subpackage of a stage that module `name` belongs to ("charkeras.train.distributed"), or None
+    for a module directly in a stage (or the root)."""
+    parts = name.split(".")
+    package = ".".join(parts[:3])
+    return package if len(parts) >= 3 and MODULES.get(package, Path()).name == "__init__.py" else None
+
+
+def test_no_cycles_between_sibling_subpackages():
+    """Inside a stage, subpackages (train.callbacks, train.distributed, ...) layer too: two of them never
+    import each other, even through different modules."""
+    edges = {(subpackage_of(name), subpackage_of(target)) for name in MODULES
+             for target in internal_imports(name)}
+    edges = {(a, b) for a, b in edges if a and b and a != b and a.rsplit(".", 1)[0] == b.rsplit(".", 1)[0]}
+    both_ways = sorted(f"{a} <-> {b}" for a, b in edges if (b, a) in edges and a < b)
+    assert not both_ways, "\n".join(both_ways)
+
+
 def test_imports_point_down_the_data_flow():
     upward = [f"{name} (stage {stage_of(name)}) imports {target} (stage {stage_of(target)})"
               for name in sorted(MODULES) for target in sorted(internal_imports(name))
@@ -138,11 +157,24 @@ def test_pyproject_installs_every_package_and_no_top_level_cli():
 
 
 def _run_python(code: str, *args: str) -> str:
+    """Run `code` in a fresh interpreter from an empty directory, so only what pip installed is importable.
+
+    Not the clone's parent: a clone named `charkeras` there is a namespace package that an editable
+    install's finder loses to. Paths in `args` must therefore be absolute.
+    """
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=False,
-                            cwd=ROOT.parent, timeout=120)
+    with tempfile.TemporaryDirectory(prefix="charkeras-probe-") as neutral:
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
+                                check=False, cwd=neutral, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()[-1]
+
+
+def test_probes_run_outside_the_clone_and_its_parent():
+    """The parent of a clone named `charkeras` would shadow the installed package."""
+    cwd = Path(_run_python("import os; print(os.getcwd())")).resolve()
+    assert cwd not in (ROOT, ROOT.parent) and ROOT not in cwd.parents
+    assert not (cwd / "charkeras").exists()
 
 
 _PROBE = """

@@ -119,13 +119,15 @@ def test_screenshot_is_not_blank(browser, viewer_page, tmp_path):
 def test_report_page_loads_cleanly(browser, tmp_path):
     from charkeras.config import CharConfig
     from charkeras.text.vocabulary import Vocabulary
-    from charkeras.train.report import write_report
-    from charkeras.train.run_dir import RunDir
+    from charkeras.train.run.report import write_report
+    from charkeras.train.run.directory import RunDir
 
     run = tmp_path / "run"
     RunDir(run).write_run_files(CharConfig().replace(model={"vocab_size": 4}, data={"batch_size": 2, "seq_len": 5}),
                                 Vocabulary.from_text("ab"), {"source": "s", "sha256": "0", "train_chars": 101})
-    (run / "log.csv").write_text("epoch,loss,lr,val_loss\n0,2.5,0.002,2.2\n1,2.0,0.001,1.9\n")
+    (run / "log.csv").write_text("epoch,step,loss,lr,val_loss\n0,5,2.5,0.002,2.2\n1,10,2.0,0.001,1.9\n")
+    (run / "steps.csv").write_text("step,loss,lr\n0,3.0,0.002\n5,2.5,0.002\n10,2.0,0.001\n")
+    (run / "validations.csv").write_text("step,val_loss\n5,2.2\n10,1.9\n")
     (run / "samples.jsonl").write_text('{"step": 5, "text": "a <i>b</i>"}\n{"step": 10, "text": "ab\\nab"}\n')
     page = write_report(run)
     browser.open(page.as_uri())

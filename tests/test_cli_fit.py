@@ -72,7 +72,10 @@ def test_nonsensical_options(shakespeare_slice, tmp_path, option, value, flag):
 
 
 def test_output_directory_with_another_run(shakespeare_slice, tmp_path):
-    (tmp_path / "r").mkdir()
+    from charkeras.train.run.directory import RunDir
+
+    RunDir(tmp_path / "r").path.mkdir()
+    RunDir(tmp_path / "r").write_marker()  # a charkeras run (marked), whatever its files
     (tmp_path / "r" / "config.json").write_text("{}")
     _one_line_error(_invoke("fit", shakespeare_slice, "--out", tmp_path / "r"), "--resume", "--force")
 

@@ -1,6 +1,8 @@
+import re
+
 import pytest
 
-from charkeras.config import CharConfig
+from charkeras.config import CharConfig, TrainConfig, flag_of
 from charkeras.errors import ConfigError
 
 
@@ -31,3 +33,34 @@ def test_nonsensical_values_name_the_option(section, changes, flag):
 def test_unknown_field_in_config_file_is_a_clear_error():
     with pytest.raises(ConfigError, match="does not match"):
         CharConfig.from_dict({"model": {"unitz": 3}})
+
+
+@pytest.mark.parametrize("section, values, message", [
+    ("model", {"units": 10**12}, "--units must be in [1, 8192]"),  # passed the schema, then generate crashed
+    ("model", {"layers": 10**6}, "--layers must be in [1, 32]"),
+    ("model", {"embedding_dim": 10**9}, "--embedding-dim must be in [1, 8192]"),
+    ("model", {"vocab_size": 10**9}, "vocab_size must be in [0, 1114114]"),
+    ("train", {"learning_rate": 10**400}, "--lr must be a finite number"),  # an int too large for a float
+    ("train", {"schedule_steps": 2**31}, "schedule_steps must be <= 2147483647"),
+    ("train", {"time_budget": 1e9}, "--time-budget must be at most a year"),
+    ("data", {"val_batches": 2**40}, "--val-batches must be <= 2147483647"),
+])
+def test_a_stored_config_beyond_the_stated_maxima_is_refused_naming_the_limit(section, values, message):
+    data = CharConfig().to_dict()
+    data[section].update(values)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        CharConfig.from_dict(data).validate()
+
+
+def test_fit_options_and_the_resumable_list_come_from_the_fields():
+    from charkeras_cli.fit_command import fit
+
+    from charkeras.config import RESUMABLE, option_fields
+
+    flags = {opt for param in fit.params for opt in param.opts}
+    fields = option_fields()
+    assert len(fields) >= 28 and all(flag_of(item) in flags for _, item, _ in fields)
+    lr = next(param for param in fit.params if "--lr" in param.opts)
+    assert lr.default == TrainConfig().learning_rate and lr.name == "learning_rate"
+    assert list(RESUMABLE.values())[:5] == ["--epochs", "--max-steps", "--lr", "--weight-decay", "--clipnorm"]
+    assert all(option.resumable == (item.name in RESUMABLE) for _, item, option in fields)

@@ -75,3 +75,11 @@ def test_eta_follows_the_step_rate():
 def test_eta_never_passes_the_time_budget_deadline():
     # Steps slower than the budget's plan (a busy machine): the budget still stops the run in 5 minutes.
     assert _console_at_rate(time_left=lambda: 300.0).status_line(10, 10.0).endswith("ETA 5m00s")
+
+
+def test_the_progress_line_shows_the_latest_validation_and_its_step():
+    console = _console_at_rate()
+    console.progress.last_val_loss, console.progress.last_val_step = 1.2345, 5
+    assert "val 1.2345 (step 5)" in console.status_line(10, 10.0)
+    console.progress.last_val_step = 10  # measured at this very step: no need to say when
+    assert "val 1.2345 |" in console.status_line(10, 10.0)

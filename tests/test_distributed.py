@@ -93,8 +93,8 @@ def reference(corpus, tmp_path_factory):
 # --- choosing the strategy (no devices needed) ----------------------------------------------------------
 
 def test_auto_strategy_and_cluster_roles(monkeypatch):
-    from charkeras.train import cluster
-    from charkeras.train.distribution import resolve_strategy_name
+    from charkeras.train.distributed import cluster
+    from charkeras.train.distributed.strategy import resolve_strategy_name
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     assert resolve_strategy_name("auto") == "one" and resolve_strategy_name(None, cpu_devices=2) == "mirrored"
@@ -114,8 +114,75 @@ def test_auto_strategy_and_cluster_roles(monkeypatch):
         resolve_strategy_name("tpu")
 
 
+_ONE_WORKER = {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}
+
+
+@pytest.mark.parametrize("tf_config, says", [
+    ({**_ONE_WORKER, "task": {"type": "worker", "index": "0"}}, "task index must be an integer in [0, 0]"),
+    ({**_ONE_WORKER, "task": {"type": "worker", "index": 1}}, "task index must be an integer in [0, 0]"),
+    ({**_ONE_WORKER, "task": {"type": "worker", "index": True}}, "task index must be an integer"),
+    ({**_ONE_WORKER, "cluster": ["127.0.0.1:1"]}, "\"cluster\" must be an object"),
+    ({**_ONE_WORKER, "cluster": {"worker": "127.0.0.1:1"}}, "must be a list of \"host:port\""),
+    ({**_ONE_WORKER, "task": "worker"}, "TF_CONFIG needs \"task\""),
+    ({"cluster": _ONE_WORKER["cluster"]}, "TF_CONFIG needs \"task\""),
+    ({"cluster": {**_ONE_WORKER["cluster"], "ps": ["127.0.0.1:2"]}, "task": {"type": "ps", "index": 0}},
+     "has 'ps' tasks"),
+    ({**_ONE_WORKER, "task": {"type": "chief", "index": 0}}, "task type 'chief' is not in its cluster"),
+])
+def test_a_malformed_tf_config_is_one_error_line(tmp_path, corpus, tf_config, says):
+    out = _run(_charkeras("fit", corpus, "--out", tmp_path / "run", "--max-steps", 1),
+               _env(tmp_path, TF_CONFIG=json.dumps(tf_config)), timeout=60)
+    assert out.returncode == 2 and out.stderr.startswith("error: TF_CONFIG"), out.stderr[-2000:]
+    assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def _waiting_worker(tmp_path, corpus, code=None):
+    """Worker 0 of a 2-worker TF_CONFIG whose worker 1 never starts; returns (process, worker 1's address).
+    `code`: Python to run instead of the CLI."""
+    hosts = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    env = _env(tmp_path, TF_CONFIG=json.dumps({"cluster": {"worker": hosts},
+                                              "task": {"type": "worker", "index": 0}}))
+    args = ([sys.executable, "-c", code, str(corpus), str(tmp_path / "run")] if code else
+            _charkeras("fit", corpus, "--out", tmp_path / "run", "--max-steps", 1, "--quiet"))
+    return subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True), hosts[1]
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_while_waiting_for_the_other_workers_ends_the_worker(tmp_path, corpus, signum, code):
+    proc, _ = _waiting_worker(tmp_path, corpus)
+    try:
+        time.sleep(8)  # TensorFlow imported, waiting for worker 1
+        assert proc.poll() is None, proc.stderr.read()[-2000:]
+        proc.send_signal(signum)
+        err = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == code, err[-2000:]
+    assert f"interrupted ({signal.Signals(signum).name}) before anything was written" in err
+
+
+def test_waiting_for_the_other_workers_is_bounded_and_names_them(tmp_path, corpus):
+    code = ("import sys\nfrom charkeras.config import CharConfig\n"
+            "from charkeras.train.driver import fit\n"
+            "fit(sys.argv[1], sys.argv[2], CharConfig().replace(train={'cluster_timeout': 2.0}))\n")
+    proc, missing = _waiting_worker(tmp_path, corpus, code)
+    try:
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode != 0 and "WorkerLost" in err, err[-2000:]
+    assert f"worker 1 ({missing}) not reached within 2 s (--cluster-timeout)" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_batch_size_must_divide_over_the_replicas():
-    from charkeras.train.distribution import replica_batch_size
+    from charkeras.train.distributed.strategy import replica_batch_size
 
     assert replica_batch_size(SimpleNamespace(num_replicas_in_sync=2), 64) == 32
     with pytest.raises(ConfigError, match="--batch-size 5 is not divisible by the 2 replicas.*--batch-size 4"):
@@ -125,7 +192,7 @@ def test_batch_size_must_divide_over_the_replicas():
 def test_cpu_devices_cannot_change_once_tensorflow_runs():
     import tensorflow as tf
 
-    from charkeras.train.distribution import configure_cpu_devices
+    from charkeras.train.distributed.strategy import configure_cpu_devices
 
     tf.constant(1.0) + 1.0  # the runtime is started (as after any earlier test)
     have = len(tf.config.list_logical_devices("CPU"))
@@ -157,7 +224,7 @@ def test_replicas_in_one_process(tmp_path):
     global stream order, dropout draws other masks on each replica and is keras's Dropout on one device."""
     script = textwrap.dedent("""
         import numpy as np, tensorflow as tf, keras
-        from charkeras.train.distribution import choose_strategy
+        from charkeras.train.distributed.strategy import choose_strategy
         strategy = choose_strategy("mirrored", cpu_devices=2)
         assert strategy.num_replicas_in_sync == 2
         from charkeras.config import ModelConfig
@@ -208,7 +275,7 @@ def test_replicas_in_one_process(tmp_path):
 @pytest.mark.slow
 def test_mirrored_trains_like_one_device_and_resumes_on_any_replica_count(corpus, reference, tmp_path):
     from charkeras.train.driver import fit
-    from charkeras.train.run_loading import inference_model_from_run
+    from charkeras.train.run.loading import inference_model_from_run
 
     env = _env(tmp_path)
     bad = _run(_charkeras("fit", corpus, "--out", tmp_path / "bad", "--strategy", "mirrored", "--cpu-devices", 2,

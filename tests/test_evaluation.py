@@ -56,8 +56,7 @@ def test_loss_equals_a_step_by_step_recomputation(tiny_run):
 
 
 def test_ngram_baseline_needs_a_training_text(tiny_run):
-    # The spelling of earlier versions (text first, --model) still works.
-    result = _evaluate(tiny_run / "c.txt", "--model", tiny_run / "run", "--baseline", "ngram")
+    result = _evaluate(tiny_run / "run", "--text", tiny_run / "c.txt", "--baseline", "ngram")
     assert result.exit_code == 2 and "--train-text" in result.output and "Traceback" not in result.output
 
 

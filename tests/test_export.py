@@ -310,7 +310,7 @@ def trained_export(tmp_path_factory):
 
 @pytest.mark.slow
 def test_card_records_the_training_facts(trained_export):
-    from charkeras.train.run_dir import RunDir
+    from charkeras.train.run.directory import RunDir
 
     run_path, out = trained_export
     run = RunDir(run_path)
@@ -333,8 +333,8 @@ def test_exported_step_reproduces_the_training_model_over_500_characters(trained
     from charkeras.model.carried_state import get_states, set_states
     from charkeras.model.networks import build_training_model
     from charkeras.model.weights import transfer_weights
-    from charkeras.train.checkpoints import load_checkpoint
-    from charkeras.train.run_dir import RunDir
+    from charkeras.train.run.checkpoints import load_checkpoint
+    from charkeras.train.run.directory import RunDir
 
     run_path, out = trained_export
     run = RunDir(run_path)
@@ -354,7 +354,7 @@ def test_exported_step_reproduces_the_training_model_over_500_characters(trained
 @pytest.mark.slow
 def test_training_facts_describe_the_exported_checkpoint(trained_export):
     from charkeras.exporting.writer import training_facts
-    from charkeras.train.run_dir import RunDir
+    from charkeras.train.run.directory import RunDir
 
     run = RunDir(trained_export[0])
     latest = run.latest_checkpoint()

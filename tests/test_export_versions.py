@@ -8,6 +8,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 from model_factory import TEXT, random_step_model
@@ -147,3 +149,41 @@ def test_an_interrupted_export_never_pairs_files_silently(tmp_path):
     assert versions(out) == ["1", "2", "3"]
     assert load(out, runtime="tflite").generate(50, seed=2, temperature=0) == \
         load(other, runtime="tflite").generate(50, seed=2, temperature=0)
+
+
+def test_a_concurrent_first_export_into_the_same_path_is_refused_not_lost(tmp_path, monkeypatch):
+    """Both saw `out` missing; the other renamed its export in first: this one fails, the other stays."""
+    from charkeras.exporting import writer
+
+    out = tmp_path / "model"
+    write_export = writer._write_export
+
+    def the_other_export_finishes_first(tmp, *args):
+        write_export(tmp, *args)
+        (out / "1").mkdir(parents=True)
+        (out / "card.json").write_text('{"other": true}')
+
+    monkeypatch.setattr(writer, "_write_export", the_other_export_finishes_first)
+    with pytest.raises(ExportError, match="created by another export while this one was writing"):
+        write(out)
+    assert json.loads((out / "card.json").read_text()) == {"other": True}
+    assert sorted(p.name for p in out.iterdir()) == ["1", "card.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary directory left
+
+
+def test_export_into_a_directory_inside_an_export_is_one_error_line(tmp_path):
+    from conftest import REPO
+
+    base = tmp_path / "model"
+    (base / "1").mkdir(parents=True)
+    (base / "card.json").write_text("{}")
+    for out in (base / "7", base / "1" / "assets" / "x"):
+        result = subprocess.run(
+            [sys.executable, "-c", "from charkeras_cli.main import main; main()", "export",
+             str(REPO / "saved_models" / "shakespeare"), "--out", str(out)],
+            capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.splitlines() == [f"error: --out {out} is inside the export {base}; give a "
+                                              f"directory outside it (or {base} itself to add a version)"]
+    assert sorted(p.name for p in base.iterdir()) == ["1", "card.json"]
+    assert not (base / "1" / "assets").exists()

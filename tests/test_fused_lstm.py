@@ -16,7 +16,7 @@ from charkeras.model import lstm_layout
 from charkeras.model.carried_state import reset_states
 from charkeras.model.fused_lstm import LAYOUTS, FusedLSTM, lstm_sequence, resolve_lstm_impl
 from charkeras.model.networks import build_training_model
-from charkeras.train.checkpoints import _generic
+from charkeras.train.run.checkpoints import _generic
 
 B, T, D, U = 3, 7, 5, 6
 TOL = {"rtol": 1e-5, "atol": 1e-5}
@@ -282,9 +282,9 @@ def test_config_field_is_validated_and_old_configs_load():
 def test_fused_run_checkpoint_loads_into_keras_layer_model(tmp_path, shakespeare_slice, tiny_config):
     """fit with the fused layer; its checkpoint and step model work with the stock layer unchanged."""
     from charkeras.model.weights import inference_model_from
-    from charkeras.train.checkpoints import load_checkpoint
+    from charkeras.train.run.checkpoints import load_checkpoint
     from charkeras.train.driver import fit
-    from charkeras.train.run_dir import RunDir
+    from charkeras.train.run.directory import RunDir
 
     config = tiny_config.replace(model={"lstm_impl": "fused"}, train={"epochs": 1})
     model, history = fit(shakespeare_slice, tmp_path / "run", config, verbose=0)

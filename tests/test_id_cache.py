@@ -1,3 +1,10 @@
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -93,11 +100,13 @@ def test_unknown_encoding_is_a_clear_error(tmp_path):
         load_corpus(path, encoding="utf-99")
 
 
-def test_tfds_text_dataset_is_read_without_network():
+def test_tfds_text_dataset_is_read_without_network(monkeypatch):
     import tensorflow_datasets as tfds
 
+    from charkeras.text import tfds_source
     from charkeras.text.tfds_source import read_tfds_text
 
+    monkeypatch.setattr(tfds_source, "network_reachable", lambda: True)  # the mocked download needs none
     with tfds.testing.mock_data(num_examples=3):
         text = read_tfds_text("tiny_shakespeare")
         corpus = load_corpus("tfds:tiny_shakespeare")
@@ -126,3 +135,121 @@ def test_the_cache_is_built_in_pieces_equal_to_decoding_the_whole_text(tmp_path,
     bad.write_bytes("abcdef\u00e9".encode("utf-8") + b"\xff tail")
     with pytest.raises(CorpusError, match=r"byte 0xff at offset 8"):
         load_corpus(bad, cache_dir=tmp_path / "cache")
+
+
+def _only_entry(cache_dir):
+    (entry,) = [e for e in cache_dir.iterdir() if e.is_dir()]
+    return entry
+
+
+def _overwrite_ids(entry, ids):
+    """Replace the cached ids by `ids` of the same length and dtype (a valid .npy, a wrong content)."""
+    cached = np.load(entry / "ids.npy")
+    assert cached.shape == ids.shape
+    np.save(entry / "ids.npy", ids.astype(cached.dtype))
+
+
+@pytest.mark.parametrize("tamper", ["out of range", "in range but wrong"])
+def test_a_changed_cache_is_rebuilt_with_one_warning(tmp_path, capsys, tamper):
+    path = tmp_path / "a.txt"
+    path.write_text("the quick brown fox\n" * 30)
+    first = load_corpus(path, cache_dir=tmp_path / "c")
+    expected, size = np.array(first.ids), len(first.vocab)
+    del first
+    bad = np.full_like(expected, 255) if tamper == "out of range" else (expected + 1) % size
+    _overwrite_ids(_only_entry(tmp_path / "c"), bad)
+    capsys.readouterr()
+    again = load_corpus(path, cache_dir=tmp_path / "c")
+    np.testing.assert_array_equal(again.ids, expected)
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 1 and warnings[0].startswith("warning: the corpus cache ")
+    assert "ids.npy does not match its checksum" in warnings[0] and "rebuilding it" in warnings[0]
+    load_corpus(path, cache_dir=tmp_path / "c")
+    assert capsys.readouterr().err == ""  # the rebuilt cache is trusted again
+
+
+def test_a_changed_vocabulary_file_is_rebuilt(tmp_path, capsys):
+    path = tmp_path / "a.txt"
+    path.write_text("abcabcabd\n" * 10)
+    first = load_corpus(path, cache_dir=tmp_path / "c")
+    entry = _only_entry(tmp_path / "c")
+    vocab = json.loads((entry / "vocab.json").read_text())
+    vocab["tokens"][2:] = vocab["tokens"][:1:-1]  # the same characters in another order
+    (entry / "vocab.json").write_text(json.dumps(vocab))
+    again = load_corpus(path, cache_dir=tmp_path / "c")
+    assert again.vocab.decode(again.ids) == first.vocab.decode(first.ids) == path.read_text()
+    assert "vocab.json does not match its checksum" in capsys.readouterr().err
+
+
+def test_a_killed_builds_temporary_is_removed_at_the_next_build_but_not_a_live_one(tmp_path):
+    cache = tmp_path / "c"
+    (tmp_path / "old.txt").write_text("old corpus\n" * 10)
+    load_corpus(tmp_path / "old.txt", cache_dir=cache)
+    entry = _only_entry(cache)
+    killed = entry / ".ids.npy.12345.0badf00d.tmp"  # no lock held: its writer is gone
+    killed.write_bytes(b"\0" * 4096)
+    live = entry / ".ids.npy.99999.feedbeef.tmp"
+    with open(live, "wb") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a concurrent build holds it
+        (tmp_path / "new.txt").write_text("a new corpus\n" * 10)
+        load_corpus(tmp_path / "new.txt", cache_dir=cache)
+        assert not killed.exists()
+        assert live.exists()
+
+
+def test_a_build_killed_with_sigkill_leaves_nothing_after_the_next_build(tmp_path):
+    """A real SIGKILL in the middle of encoding; the next build of any corpus cleans up after it."""
+    cache, text = tmp_path / "c", tmp_path / "big.txt"
+    text.write_text("x" * 3000 + "\n")
+    script = (
+        "import os, signal, sys\n"
+        "from charkeras.text import id_cache\n"
+        "encode = id_cache.Vocabulary.encode\n"
+        "def encode_then_die(self, *args):\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        "id_cache.Vocabulary.encode = encode_then_die\n"
+        "id_cache.load_corpus(sys.argv[1], cache_dir=sys.argv[2])\n")
+    result = subprocess.run([sys.executable, "-c", script, str(text), str(cache)], check=False, timeout=60)
+    assert result.returncode == -signal.SIGKILL
+    assert list(cache.glob("*/.ids.npy.*.tmp"))
+    (tmp_path / "other.txt").write_text("other\n")
+    load_corpus(tmp_path / "other.txt", cache_dir=cache)
+    assert not list(cache.glob("*/.ids.npy.*.tmp"))
+
+
+def test_every_module_tensorflow_datasets_imports_is_a_declared_dependency():
+    """tensorflow-datasets 4.9.10 imports importlib_resources but declares it only for old Pythons."""
+    import tomllib
+    from conftest import REPO
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    assert any(d.replace("_", "-").startswith("importlib-resources") for d in declared)
+
+
+def test_an_unknown_tfds_name_is_one_error_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from charkeras_cli.main import main; main()", "fit", "tfds:doesnotexist",
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, check=False, timeout=300, cwd=tmp_path,
+        env={**os.environ, "CHARKERAS_CACHE": str(tmp_path / "cache"), "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        ("error: TensorFlow Datasets has no dataset named 'doesnotexist' "
+        "(the catalog: https://www.tensorflow.org/datasets/catalog)")]
+
+
+def test_a_tfds_dataset_not_downloaded_while_offline_is_one_error(tmp_path, monkeypatch):
+    from charkeras.text import tfds_source
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    monkeypatch.setattr(tfds_source, "network_reachable", lambda: False)
+
+    def no_download(*_args, **_kwargs):
+        raise AssertionError("tried to download while offline")
+
+    monkeypatch.setattr(tfds_source.tfds.core.DatasetBuilder, "download_and_prepare", no_download)
+    with pytest.raises(CorpusError) as raised:
+        load_corpus("tfds:tiny_shakespeare", cache_dir=tmp_path / "cache")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("TensorFlow Datasets 'tiny_shakespeare' is not downloaded yet (into ")
+    assert message.endswith("and the network is unreachable: connect once, or copy a prepared copy there")

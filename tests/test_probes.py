@@ -197,3 +197,11 @@ def test_cells_command_prints_the_table_and_writes_a_page(tiny_viz_run, tmp_path
 
     bad = CliRunner().invoke(main, ["cells", str(tiny_viz_run), "--text", str(tmp_path / "nope.txt")])
     assert bad.exit_code == 2 and "error: text file not found" in bad.output
+
+
+def test_c_preprocessor_lines_are_not_comments():
+    text = "#include <stdio.h>\n#define N 2 // n\n# a comment\n"
+    marked = inside_comment(text)
+    assert not marked[:text.index("// n")].any()
+    assert marked[text.index("// n") + 1:text.index("\n# a")].all()
+    assert marked[text.index("# a"):-1].all()

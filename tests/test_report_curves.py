@@ -1,10 +1,14 @@
 """The report's step axis: steps.csv and validations.csv written during training, read back robustly."""
 
 import csv
+import os
+import re
+import signal
 
+import keras
 import pytest
 
-from charkeras.train.report_curves import curves_png, read_curves, read_rows, smooth
+from charkeras.train.run.report_curves import curves_png, read_curves, read_rows, smooth
 
 
 def test_rows_by_step_last_wins_and_bad_lines_are_skipped(tmp_path):
@@ -29,7 +33,7 @@ def test_nothing_to_draw_is_none():
 @pytest.mark.slow
 def test_training_records_every_validation_and_the_loss_on_a_step_axis(shakespeare_slice, tiny_config, tmp_path):
     from charkeras.train.driver import fit
-    from charkeras.train.report import write_report
+    from charkeras.train.run.report import write_report
 
     config = tiny_config.replace(train={"epochs": 1, "val_every": 20})
     fit(shakespeare_slice, tmp_path / "r", config, verbose=0)  # 74 steps per epoch
@@ -42,3 +46,48 @@ def test_training_records_every_validation_and_the_loss_on_a_step_axis(shakespea
     assert curves_png(steps, validations).startswith(b"\x89PNG")
     write_report(tmp_path / "r")
     assert (tmp_path / "r" / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+class _SignalAt(keras.callbacks.Callback):
+    """Sends this process SIGTERM after a given global step, as `kill` would."""
+
+    def __init__(self, step):
+        super().__init__()
+        self.at = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if int(self.model.optimizer.iterations.numpy()) == self.at:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+@pytest.mark.slow
+def test_a_budget_run_stopped_before_its_first_epoch_end_then_resumed_has_its_curves_and_step(
+        shakespeare_slice, tiny_config, tmp_path):
+    """A time-budget run starts with unlimited epochs (the CLI's UNLIMITED_EPOCHS) until its plan: the
+    training curve must not thin out to the planned total, the budget's timed validation must be recorded,
+    and the report must state the step reached, stopped mid-epoch and after a resume."""
+    from charkeras.train.driver import fit
+    from charkeras.train.interrupts import Interrupted
+    from charkeras.train.planning import UNLIMITED_EPOCHS
+    from charkeras.train.run.directory import RunDir
+    from charkeras.train.run.report import write_report
+
+    run = tmp_path / "r"
+    config = tiny_config.replace(train={"epochs": UNLIMITED_EPOCHS, "time_budget": 3600, "val_every": 0})
+    with pytest.raises(Interrupted):
+        fit(shakespeare_slice, run, config, verbose=0, callbacks=[_SignalAt(30)])  # 74 steps per epoch
+    steps, validations = read_curves(run)
+    assert [r["step"] for r in steps] == [10, 20, 30]
+    assert [r["step"] for r in validations] == [5]  # planned at the first checkpoint (every 5 steps)
+    page = write_report(run).read_text(encoding="utf-8")
+    # the stop comes after the step the signal arrived in: the checkpoint and the page say step 31
+    assert RunDir(run).latest_checkpoint().name == "ckpt-000000031"
+    assert re.search(r"step 31 of [\d,]+ \(epoch 1 of", page)
+    assert "no epoch finished yet" in page
+
+    fit(out=run, resume=True, changes={"max_steps": 60}, verbose=0)
+    steps, validations = read_curves(run)
+    assert [r["step"] for r in steps] == [10, 20, 30, 40, 50, 60]
+    assert [r["step"] for r in validations] == [5, 60]  # the stop at step 60 validates
+    page = write_report(run).read_text(encoding="utf-8")
+    assert "step 60 of 60 (epoch 1 of 1)" in page

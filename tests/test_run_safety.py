@@ -4,6 +4,7 @@ change (--epochs never raises the learning rate; --lr, --clipnorm, --weight-deca
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -19,12 +20,15 @@ from click.testing import CliRunner
 
 from charkeras import atomic
 from charkeras.errors import RunDirError
+from charkeras.text.vocabulary import Vocabulary
 from charkeras.train.driver import fit
 from charkeras.train.interrupts import Interrupted
-from charkeras.train.report_curves import VALIDATIONS_FILE, read_rows
-from charkeras.train.run_dir import MARKER_FILE, RunDir
-from charkeras.train.run_lock import RunLock, check_not_locked
-from charkeras.train.run_logs import rewind_logs
+from charkeras.train.run import names
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.lock import RunLock, check_not_locked
+from charkeras.train.run.logs import rewind_logs
+from charkeras.train.run.names import MARKER_FILE, VALIDATIONS_FILE
+from charkeras.train.run.report_curves import read_rows
 
 
 def _invoke(*args):
@@ -58,7 +62,7 @@ class SignalAt(keras.callbacks.Callback):
 
 HOLD_LOCK = """
 import sys, time
-from charkeras.train.run_lock import RunLock
+from charkeras.train.run.lock import RunLock
 RunLock(sys.argv[1]).acquire()
 print("locked", flush=True)
 time.sleep(120)
@@ -93,7 +97,7 @@ def test_force_never_deletes_what_charkeras_did_not_write(shakespeare_slice, tmp
     (foreign / "config.json").write_text('{"mine": true}')
     (foreign / "log.csv").write_text("my,own,log\n")
     result = _invoke("fit", shakespeare_slice, "--out", foreign, "--force")
-    assert result.exit_code == 2 and f"no {MARKER_FILE} marker" in result.output, result.output
+    assert result.exit_code == 2 and "holds no charkeras run" in result.output, result.output
     assert (foreign / "config.json").read_text() == '{"mine": true}' and (foreign / "log.csv").exists()
     other = tmp_path / "other"
     other.mkdir()
@@ -103,20 +107,92 @@ def test_force_never_deletes_what_charkeras_did_not_write(shakespeare_slice, tmp
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
+def _written(root) -> dict[str, bytes | None]:
+    """Every file and directory under `root`: relative path -> contents (None for a directory)."""
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(root.rglob("*"))}
+
+
 @pytest.mark.slow
-def test_force_replaces_a_run_keeping_other_files_and_older_runs_still_resume(shakespeare_slice, tiny_config,
-                                                                               tmp_path):
-    cfg = tiny_config.replace(train={"epochs": 1})
-    fit(shakespeare_slice, tmp_path / "r", cfg, verbose=0)
-    (tmp_path / "r" / "notes.txt").write_text("mine")
-    fit(shakespeare_slice, tmp_path / "r", cfg.replace(train={"seed": 7}), force=True, verbose=0)
-    assert (tmp_path / "r" / "notes.txt").read_text() == "mine"
-    assert json.loads((tmp_path / "r" / "config.json").read_text())["train"]["seed"] == 7
-    # A run from before the marker (config.json, vocab.json, run.json and checkpoints/) resumes and is marked.
-    (tmp_path / "r" / MARKER_FILE).unlink()
-    assert RunDir(tmp_path / "r").is_run()
-    model, _ = fit(out=tmp_path / "r", resume=True, epochs=2, verbose=0)
-    assert int(model.optimizer.iterations.numpy()) == 148 and (tmp_path / "r" / MARKER_FILE).is_file()
+def test_force_removes_everything_a_run_wrote_and_nothing_else(shakespeare_slice, tiny_config, tmp_path):
+    """A full run (checkpoints and best, every log, samples, TensorBoard, the report and its plot, a
+    resume's unreadable checkpoint set aside) writes only what `names` lists; --force removes all of it
+    and keeps the user's own files, so the new run's logs and report hold nothing of the old run."""
+    run = tmp_path / "r"
+    cfg = tiny_config.replace(train={"epochs": 1, "val_every": 20, "sample_every": 30})
+    fit(shakespeare_slice, run, cfg, verbose=0)
+    newest = RunDir(run).latest_checkpoint()
+    (newest / names.VARIABLES_FILE).unlink()  # a hard link of best's: replace it, not truncate it
+    (newest / names.VARIABLES_FILE).write_bytes(b"")  # a resume sets it aside as unreadable
+    fit(out=run, resume=True, verbose=0)
+    old = _written(run)
+    top = {name.split(os.sep)[0] for name in old}
+    assert top == {*names.RUN_ENTRIES, MARKER_FILE, names.LOCK_FILE}, top  # the run wrote all of them
+    assert any(names.UNREADABLE_PREFIX in name for name in old)
+    (run / "notes.txt").write_text("mine")
+    (run / "mine").mkdir()
+    (run / "mine" / names.LOG_FILE).write_text("my own log")
+
+    lock = RunLock(run).acquire()
+    try:
+        RunDir(run).prepare_new(force=True)
+    finally:
+        lock.release()
+    left = _written(run)
+    assert sorted(left) == sorted([MARKER_FILE, names.LOCK_FILE, "notes.txt", "mine",
+                                   os.path.join("mine", names.LOG_FILE)])
+    assert left["notes.txt"] == b"mine" and left[os.path.join("mine", names.LOG_FILE)] == b"my own log"
+
+    fit(shakespeare_slice, run, cfg.replace(train={"seed": 7, "val_every": 0}), force=True, verbose=0)
+    assert json.loads((run / names.CONFIG_FILE).read_text())["train"]["seed"] == 7
+    assert [r["step"] for r in read_rows(run / VALIDATIONS_FILE, ("val_loss",))] == [74]  # only the new run's
+    with open(run / names.STEPS_FILE, newline="") as f:
+        steps = [int(row["step"]) for row in csv.DictReader(f)]
+    assert steps == list(range(10, 74, 10))  # each step once: no old rows appended to
+    assert (run / "notes.txt").read_text() == "mine"
+
+
+def test_a_run_without_the_marker_is_not_resumed(shakespeare_slice, tiny_config, tmp_path):
+    run = tmp_path / "r"
+    RunDir(run).write_run_files(tiny_config, Vocabulary.from_text("ab"), {"source": "x", "sha256": "0"})
+    (run / names.CHECKPOINTS_DIR).mkdir()
+    with pytest.raises(RunDirError, match=f"not a charkeras run \\(no {MARKER_FILE} marker\\)"):
+        fit(out=run, resume=True, verbose=0)
+
+
+def test_a_run_missing_a_file_after_its_checkpoints_is_told_to_restore_it_not_to_force(tmp_path, tiny_config):
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.write_marker()
+    run.write_run_files(tiny_config, Vocabulary.from_text("ab"), {"source": "x", "sha256": "0"})
+    (run.checkpoint(5)).mkdir(parents=True)
+    (run.checkpoint(5) / names.META_FILE).write_text("{}")
+    (run.path / names.VOCAB_FILE).unlink()
+    result = _invoke("fit", "--resume", run.path)
+    assert result.exit_code == 2, result.output
+    assert f"no {names.VOCAB_FILE}: restore the missing file" in result.output
+    assert "--force would replace the run and delete its checkpoints" in result.output
+    (run.checkpoint(5) / names.META_FILE).unlink()  # no checkpoint yet: stopped during start-up
+    result = _invoke("fit", "--resume", run.path)
+    assert result.exit_code == 2 and "stopped during start-up" in result.output, result.output
+
+
+def test_a_relative_corpus_path_is_recorded_absolute_and_a_missing_one_gets_a_hint(tmp_path, tiny_config,
+                                                                                   monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "corpus.txt").write_text("abc")
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    run.write_marker()
+    run.write_run_files(tiny_config, Vocabulary.from_text("abc"), {"source": "corpus.txt", "sha256": "0"})
+    assert run.read_run_info()["source"] == str(tmp_path / "corpus.txt")
+    assert run.corpus_source() == str(tmp_path / "corpus.txt")
+    (tmp_path / "corpus.txt").rename(tmp_path / "moved.txt")
+    result = _invoke("fit", "--resume", run.path)
+    assert result.exit_code == 2, result.output
+    assert f"{tmp_path / 'corpus.txt'}, is not found" in result.output
+    assert f"give its path, charkeras fit CORPUS --resume {run.path}" in result.output
+    assert run.corpus_source("moved.txt") == "moved.txt"
 
 
 # --- durable atomic writes, stale temporaries, best --------------------------------------------------
@@ -379,9 +455,14 @@ def test_resume_refuses_other_changes(tmp_path):
 
 # --- log rewinding ------------------------------------------------------------------------------------
 
-def test_logs_are_cut_back_to_the_checkpoint_and_older_logs_converted(tmp_path):
-    (tmp_path / "log.csv").write_text("epoch,loss,lr\r\n0,2.5,0.002\r\n1,2.0,0.001\r\n2,1.9,0.0005\r\n")
-    (tmp_path / "samples.jsonl").write_text('{"step": 5, "text": "a"}\n{"step": 25, "text": "b"}\n{"step": 3')
-    rewind_logs(tmp_path, step=20, batches=10)  # epochs of 10 steps; a checkpoint at step 20
-    assert (tmp_path / "log.csv").read_bytes() == b"epoch,step,loss,lr\r\n1,10,2.5,0.002\r\n2,20,2.0,0.001\r\n"
-    assert (tmp_path / "samples.jsonl").read_text() == '{"step": 5, "text": "a"}\n'
+def test_logs_are_cut_back_to_the_checkpoint(tmp_path):
+    (tmp_path / names.LOG_FILE).write_text("epoch,step,loss,lr\r\n1,10,2.5,0.002\r\n2,20,2.0,0.001\r\n"
+                                           "3,30,1.9,0.0005\r\n")
+    (tmp_path / names.STEPS_FILE).write_text("step,epoch,loss,lr\n10,1,2.5,0.1\n20,2,2.0,0.1\n30,3,1.9,0.1\n")
+    (tmp_path / names.SAMPLES_FILE).write_text('{"step": 5, "text": "a"}\n{"step": 25, "text": "b"}\n'
+                                               '{"step": 3')
+    rewind_logs(tmp_path, step=20)  # a checkpoint at step 20
+    assert (tmp_path / names.LOG_FILE).read_bytes() == \
+        b"epoch,step,loss,lr\r\n1,10,2.5,0.002\r\n2,20,2.0,0.001\r\n"
+    assert [r["step"] for r in read_rows(tmp_path / names.STEPS_FILE, ("loss",))] == [10, 20]
+    assert (tmp_path / names.SAMPLES_FILE).read_text() == '{"step": 5, "text": "a"}\n'

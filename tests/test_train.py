@@ -8,7 +8,7 @@ import pytest
 from charkeras.errors import CorpusError, RunDirError, TrainingDiverged
 from charkeras.text.id_cache import load_corpus
 from charkeras.train.driver import fit
-from charkeras.train.run_dir import RunDir
+from charkeras.train.run.directory import RunDir
 
 
 class InterruptAt(keras.callbacks.Callback):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -146,8 +147,9 @@ def test_fit_seed_out_of_range_is_refused_before_anything_is_written(corpus, tmp
 
 
 def test_a_model_too_big_for_memory_is_refused_before_anything_is_written(corpus, tmp_path):
-    result = cli("fit", corpus, "--out", tmp_path / "run", *FIT_TINY, "--units", "200000")
-    assert_one_error_line(result, "GB of memory to train", "--units 200000")
+    # the largest model config.py allows (32 x 8192) needs about 100 GB to train
+    result = cli("fit", corpus, "--out", tmp_path / "run", *FIT_TINY, "--units", "8192", "--layers", "32")
+    assert_one_error_line(result, "GB of memory to train", "--units 8192")
     assert not (tmp_path / "run").exists()
 
 
@@ -399,3 +401,115 @@ def test_the_real_cli_with_its_streams_on_files_prints_escapes(tmp_path):
     stderr = (tmp_path / "err.txt").read_text(encoding="utf-8")
     assert done.returncode == 2, stderr
     assert stderr.startswith("error: corpus not found: ") and "nothere\\udcff.txt" in stderr
+
+
+# ---- issue 21: click's own validation, numbers too large, options that size memory or time ---------
+def run_cli(*args, timeout=120):
+    """The real `charkeras` in a subprocess: (exit code, stderr)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "charkeras_cli.main", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+    return done.returncode, done.stderr
+
+
+def assert_one_error_line_from(outcome, *fragments):
+    code, stderr = outcome
+    assert code == 2 and stderr.startswith("error: ") and stderr.count("\n") == 1, (code, stderr)
+    for fragment in fragments:
+        assert fragment in stderr, stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("fit", "--cpu-devices", "-1"), "error: --cpu-devices: -1 is not in the range"),
+    (("fit", "--lstm-layout", "bogus"), "error: --lstm-layout: 'bogus' is not one of 'auto', 'feature', 'row'"),
+    (("fit", "--epochs", "many"), "error: --epochs: 'many' is not a valid integer"),
+    (("generate", "runs/x", "--prime-file", "{dir}"), "error: --prime-file: "),
+    (("generate", "runs/x", "--novel-against", "{dir}"), "error: --novel-against: "),
+    (("export", "runs/x", "--quantize", "bogus"), "error: --quantize: 'bogus'"),
+    (("visualize", "runs/x", "--text", "t.txt", "--out", "{dir}"), "error: --out: "),
+    (("fit", "--bogus"), "error: No such option '--bogus'"),
+    (("bogus",), "error: No such command 'bogus'"),
+    (("generate",), "error: Missing argument 'MODEL'"),
+])
+def test_clicks_own_validation_is_one_error_line(tmp_path, args, message):
+    outcome = run_cli(*(a.format(dir=tmp_path) for a in args))
+    assert_one_error_line_from(outcome, message)
+    assert "Usage:" not in outcome[1]
+
+
+def test_an_out_directory_that_cannot_be_created_is_one_error_line(corpus):
+    assert_one_error_line_from(run_cli("fit", corpus, "--out", "/proc/x/run", *FIT_TINY), "/proc/x")
+
+
+NINES = "9" * 400
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--epochs", "100000000000000000000", "--epochs must be in [1, 2147483647]"),
+    ("--warmup-steps", "100000000000000000000", "--warmup-steps must be <= 2147483647"),
+    ("--max-steps", "100000000000000000000", "--max-steps must be <= 2147483647"),
+    ("--time-budget", NINES + "s", "--time-budget must be a finite number"),
+    ("--time-budget", "999999999999999d", "--time-budget must be at most a year"),
+    ("--lr", "inf", "--lr must be a finite number"),
+    ("--clipnorm", "inf", "--clipnorm must be a finite number"),
+    ("--clipnorm", "nan", "--clipnorm must be a finite number"),
+    ("--sample-len", "2147483647", "--sample-len must be in [1, 10000]"),
+    ("--units", str(10**12), "--units must be in [1, 8192]"),
+])
+def test_numbers_too_large_are_refused_before_the_run_directory_exists(corpus, tmp_path, option, value,
+                                                                         message):
+    outcome = run_cli("fit", corpus, "--out", tmp_path / "run", *FIT_TINY, option, value)
+    assert_one_error_line_from(outcome, message)
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_refuses_an_option_it_cannot_change_naming_the_one_list(tmp_path):
+    from charkeras.config import resumable_text
+
+    outcome = run_cli("fit", "--resume", tmp_path / "run", "--units", "8")
+    assert_one_error_line_from(outcome, f"only {resumable_text()} may change (got --units)")
+
+
+@pytest.fixture(scope="module")
+def long_text(tmp_path_factory):
+    path = tmp_path_factory.mktemp("long") / "long.txt"
+    path.write_text("To be, or not to be, that is the question.\n" * 120_000, encoding="utf-8")  # 5.2 M
+    return path
+
+
+SHIPPED = Path(__file__).resolve().parents[1] / "saved_models" / "shakespeare"  # 2 x 512
+
+
+@pytest.mark.parametrize("args, message", [
+    (("generate", SHIPPED, "--beam", "100000000"), "--beam 100000000 needs about"),
+    (("evaluate", SHIPPED, "--text", "{text}", "--runtime", "tflite", "--streams", "5000000", "--warmup", "0"),
+     "--streams 5000000 needs about"),
+    (("cells", SHIPPED, "--text", "{text}", "--runtime", "tflite", "--max-chars", "5000000", "--out",
+      "{out}"), "--max-chars 5000000 needs about"),
+])
+def test_options_that_size_memory_are_bounded_by_the_memory_available(long_text, tmp_path, args, message):
+    """Each needs more than 100 GB with the shipped model: refused up front, the error naming the option
+    and the memory, instead of running out of memory with a traceback."""
+    outcome = run_cli(*(str(a).format(text=long_text, out=tmp_path / "cells.html") for a in args))
+    assert_one_error_line_from(outcome, message, "GB available")
+    assert not (tmp_path / "cells.html").exists()
+
+
+def test_a_prime_longer_than_the_stated_maximum_is_refused(tmp_path):
+    from charkeras.runtime.limits import PRIME_MAX_CHARS
+
+    prime = tmp_path / "prime.txt"
+    prime.write_text("x" * (PRIME_MAX_CHARS + 1), encoding="utf-8")
+    outcome = run_cli("generate", SHIPPED, "--prime-file", prime, "--runtime", "tflite")
+    assert_one_error_line_from(outcome, f"the prime must be at most {PRIME_MAX_CHARS:,} characters")
+
+
+def test_evaluate_warns_in_one_line_not_a_python_warning(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("ROMEO: Жук\n" * 50, encoding="utf-8")
+    code, stderr = run_cli("evaluate", SHIPPED, "--text", text, "--runtime", "tflite")
+    assert code == 0, stderr
+    assert "UserWarning" not in stderr and "warnings.warn" not in stderr, stderr
+    assert "warning: characters not in the model's vocabulary are read as unknown" in stderr, stderr

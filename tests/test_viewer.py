@@ -96,5 +96,5 @@ def test_visualize_command_on_a_training_run(tiny_viz_run, tmp_path):
 
     bad = CliRunner().invoke(main, [*args, "--cell", "8"])
     assert bad.exit_code == 2 and "--cell must be in [0, 7]" in bad.output
-    missing = CliRunner().invoke(main, ["visualize", "--model", str(tmp_path), "--text", str(text)])
+    missing = CliRunner().invoke(main, ["visualize", str(tmp_path), "--text", str(text)])
     assert missing.exit_code == 2 and missing.output.startswith("error:")

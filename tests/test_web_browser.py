@@ -80,3 +80,19 @@ def test_the_page_is_not_blank(browser, site_url, tmp_path):
         background = max(colours)[0]
         assert rgb.size[0] == 1280 and rgb.size[1] > 600
         assert len(colours) > 50 and background < 0.97 * rgb.size[0] * rgb.size[1]
+
+
+def test_the_page_opened_as_a_file_says_it_needs_a_web_server(browser, tmp_path):
+    from charkeras.web import site as site_module
+
+    static = Path(site_module.__file__).parent / "static"
+    page = tmp_path / "index.html"
+    page.write_text((static / "index.html").read_text(encoding="utf-8"), encoding="utf-8")
+    browser.open(page.as_uri())
+    browser.wait_until("document.readyState === 'complete'", timeout=30)
+    state = browser.js("""(() => ({
+        info: document.getElementById('model-info').textContent,
+        error: document.getElementById('error').hidden ? null : document.getElementById('error').textContent,
+    }))()""")
+    assert state["info"] == "The model cannot load from a file:// page."
+    assert state["error"].startswith("Serve this directory over HTTP: run `charkeras web MODEL --serve`")

@@ -24,7 +24,7 @@ import json, sys, time
 args = json.loads(sys.argv[1])
 from charkeras.threads import configure_training_threads
 configure_training_threads()
-from charkeras.train.distribution import choose_strategy
+from charkeras.train.distributed.strategy import choose_strategy
 mode = args["mode"]
 strategy = choose_strategy("one" if mode == "one" else "mirrored", cpu_devices=2 if mode == "mirrored2" else 1)
 import keras, numpy as np
@@ -34,7 +34,7 @@ from charkeras.data.replica_input import distributed_batches
 from charkeras.data.streams import StreamLayout
 from charkeras.machine import cpu_name
 from charkeras.model.networks import build_training_model
-from charkeras.train.distributed_loop import make_train_step
+from charkeras.train.distributed.loop import make_train_step
 from charkeras.train.optimizers import make_optimizer
 
 b, t, steps, warmup = args["batch"], args["seq_len"], args["steps"], args["warmup"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from charkeras.errors import ExportError, ModelLoadError
-from charkeras.train.run_dir import CONFIG_FILE, RunDir
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import CONFIG_FILE
 
 CARD_FILE = "card.json"
 VERSION_DIR = "1"  # the version directory a first export writes; re-exports add the next integer
@@ -61,16 +62,24 @@ def model_kind(path) -> tuple[str, Path]:
     if (path / CONFIG_FILE).is_file():
         return "run", path
     raise ModelLoadError(f"{path} is neither a charkeras export (card.json + 1/saved_model.pb) "
-                         "nor a training run (config.json)")
+                         f"nor a training run ({CONFIG_FILE})")
 
 
 def check_export_target(out: Path, force: bool) -> bool:
     """True when `out` holds an export (a new export becomes its next version); False when `out` is free
     for a first export: missing, empty, or (with force) a directory that is not an export. Raises
-    ExportError for a file, a training run, or another directory without force. Writes nothing."""
+    ExportError for a file, a version directory, a path inside an export, a training run, or another
+    directory without force. Writes nothing."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out} is a file, not a directory")
+    if (out / "saved_model.pb").is_file():
+        raise ExportError(f"--out {out} is a SavedModel version directory; give the export's base path "
+                          f"({out.parent}) to add a version")
+    for parent in out.resolve().parents:  # a later export would prune it as an old version, or mix files
+        if (parent / CARD_FILE).is_file():
+            raise ExportError(f"--out {out} is inside the export {parent}; give a directory outside it "
+                              f"(or {parent} itself to add a version)")
     if not out.is_dir() or not any(out.iterdir()):
         return False
     if (out / CARD_FILE).is_file():
@@ -78,14 +87,11 @@ def check_export_target(out: Path, force: bool) -> bool:
     if (out / CONFIG_FILE).is_file():
         raise ExportError(f"--out {out} is a training run; an export needs its own directory "
                           "(e.g. --out saved_models/NAME)")
-    if (out / "saved_model.pb").is_file():
-        raise ExportError(f"--out {out} is a SavedModel version directory; give the export's base path "
-                          f"({out.parent}) to add a version")
     if not force:
         raise ExportError(f"--out {out} is a non-empty directory that is not a charkeras export; choose another "
                           "--out, or pass --force to replace it (its files are deleted)")
-    for parent in out.resolve().parents:  # --force never deletes part of a run or of an export
-        if RunDir(parent).is_run() or (parent / CARD_FILE).is_file():
-            raise ExportError(f"--out {out} is inside {'a training run' if RunDir(parent).is_run() else 'an export'}"
-                              f" ({parent}); --force will not replace part of it")
+    for parent in out.resolve().parents:  # --force never deletes part of a run
+        if RunDir(parent).is_run():
+            raise ExportError(f"--out {out} is inside a training run ({parent}); --force will not replace "
+                              "part of it")
     return False

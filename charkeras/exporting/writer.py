@@ -42,9 +42,9 @@ from charkeras.exporting.tflite import check_tflite, convert_tflite
 from charkeras.model.networks import count_params
 from charkeras.probability import bits
 from charkeras.text.vocabulary import Vocabulary
-from charkeras.train.checkpoints import read_meta
-from charkeras.train.run_dir import RunDir
-from charkeras.train.run_loading import inference_model_from_run
+from charkeras.train.run.checkpoints import read_meta
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.loading import inference_model_from_run
 from charkeras.train.summary import run_summary
 
 
@@ -103,8 +103,15 @@ def export_model(inference_model, config: CharConfig, vocab: Vocabulary, out, *,
         raise ExportError(f"--quantize must be one of {', '.join(QUANTIZE_CHOICES)} (got {quantize!r})")
     _check_keep_versions(keep_versions)
     if not check_export_target(out, force):
-        with atomic_directory(out) as tmp:
-            _write_export(tmp, VERSION_DIR, inference_model, config, vocab, training, quantize, verbose)
+        # Only --force replaces a directory; otherwise the first export creates `out`, and a concurrent
+        # first export into the same path that renamed its directory in first wins, never silently lost.
+        replacing = out.is_dir() and any(out.iterdir())
+        try:
+            with atomic_directory(out, replace=replacing) as tmp:
+                _write_export(tmp, VERSION_DIR, inference_model, config, vocab, training, quantize, verbose)
+        except FileExistsError:
+            raise ExportError(f"--out {out} was created by another export while this one was writing; "
+                              "nothing was replaced (export again to add a version to it)") from None
         return out
     with _export_lock(out):
         for stale in out.glob(".export-*.tmp"):  # left by a killed export; the lock says none is running

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from charkeras.artifact.card import read_card
 from charkeras.artifact.layout import model_kind
-from charkeras.train.checkpoints import read_meta
-from charkeras.train.report_curves import VALIDATIONS_FILE, read_rows
-from charkeras.train.run_dir import RUN_FILE, RunDir
+from charkeras.train.run.checkpoints import read_meta
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import LOG_FILE, RUN_FILE, VALIDATIONS_FILE
+from charkeras.train.run.report_curves import read_rows
 
 
 def describe(path) -> dict:
@@ -39,7 +40,7 @@ def validations_by_step(run_path) -> dict[int, float]:
     """step -> val loss of every validation a run logged: validations.csv, and the epoch rows of log.csv
     that carry a step (older runs)."""
     run_path = Path(run_path)
-    found = {row["step"]: row["val_loss"] for row in read_rows(run_path / "log.csv", ("val_loss",))}
+    found = {row["step"]: row["val_loss"] for row in read_rows(run_path / LOG_FILE, ("val_loss",))}
     found.update({row["step"]: row["val_loss"] for row in read_rows(run_path / VALIDATIONS_FILE, ("val_loss",))})
     return found
 

@@ -9,6 +9,7 @@ whose activation follows a probe closely (large |Pearson r| over the text) is a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -61,6 +62,11 @@ def line_position(text: str) -> np.ndarray:
     return out
 
 
+# A C preprocessor line (#include, #define, ...) is code, not a # comment; written without a space, as
+# C code does (a Python or shell comment reads "# include ...").
+_DIRECTIVE = re.compile(r"#(include|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|error|line|warning)\b")
+
+
 def inside_comment(text: str) -> np.ndarray:
     """1 inside a /* */ block comment or a // or # line comment.
 
@@ -75,7 +81,7 @@ def inside_comment(text: str) -> np.ndarray:
         if mode == "code":
             if ch == '"':
                 mode = "string"
-            elif ch == "#" or pair == "//":
+            elif (ch == "#" and not _DIRECTIVE.match(text, i)) or pair == "//":
                 mode = "line"
             elif pair == "/*":
                 mode, ch = "block", ""  # the '*' of '/*' must not also begin '*/'

@@ -4,7 +4,7 @@ They are not weights (`get_weights` leaves them out), so checkpoints save them t
 and resuming puts them back with `set_states`. Keras 3 has no `Model.reset_states`: each stateful
 layer is reset on its own.
 
-A model trained on several replicas (charkeras/train/distribution.py) holds one copy of each state per
+A model trained on several replicas (charkeras/train/distributed/strategy.py) holds one copy of each state per
 replica; `get_states` and `set_states` then speak global stream order (charkeras/model/replica_states.py),
 so checkpoints hold the same arrays as a one-device model of the global batch.
 """

@@ -11,12 +11,11 @@ No TensorFlow here: the LiteRT runtime builds on this module.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 
-from charkeras.errors import require
+from charkeras.errors import ConfigError, require, warn
 from charkeras.runtime.limits import check_generation_memory, check_sizes
 from charkeras.text.vocabulary import UNK_ID, Vocabulary, check_unicode
 
@@ -52,7 +51,19 @@ class CharModel:
         return np.zeros((batch, 2 * self.layers, self.units), dtype=np.float32)
 
     def step(self, char_ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One step: int32 ids [B] and state [B, 2L, U] -> (logits [B, V], new state)."""
+        """One step: int32 ids [B] and state [B, 2L, U] -> (logits [B, V], new state).
+
+        Raises ConfigError for an id outside [0, vocabulary size): a negative id would otherwise index
+        from the end of the embedding and return another character's logits.
+        """
+        ids, size = np.asarray(char_ids), len(self.vocab)
+        outside = ids[(ids < 0) | (ids >= size)]
+        if outside.size:
+            raise ConfigError(f"character ids must be in [0, {size}) (got {outside.flat[0]})")
+        return self._step(ids.astype(np.int32), state)
+
+    def _step(self, char_ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`step` for ids already checked; the runtimes' own loops call it directly."""
         raise NotImplementedError
 
     def score(self, text: str) -> tuple[float, int]:
@@ -91,5 +102,4 @@ class CharModel:
         if new:
             self._warned.update(new)
             shown = ", ".join(repr(ch) for ch in new)
-            warnings.warn(f"characters not in the model's vocabulary are read as unknown (id {UNK_ID}): {shown}",
-                          UserWarning, stacklevel=3)
+            warn(f"characters not in the model's vocabulary are read as unknown (id {UNK_ID}): {shown}")

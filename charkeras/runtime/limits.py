@@ -1,9 +1,12 @@
-"""Bounds on generation options that would otherwise fail late or silently: the sizes TensorFlow's
-int32 inputs can hold, the memory a batch of samples needs, and sane thread counts.
+"""Bounds on the options that size a command's memory or time, which would otherwise fail late or
+silently: the sizes TensorFlow's int32 inputs can hold, the memory a batch of samples, a beam, a
+set of scoring streams or a cell trace needs, the length of a prime, and sane thread counts.
 
 `--n 3000000000` used to wrap around int32 and print nothing with exit code 0, `--n 99999999999`
 aborted in C++ (std::bad_alloc), `--num-samples 100000` took 11 GB, `--threads 100000` crashed
-LiteRT. Each is now one `error:` line before any work. No TensorFlow here.
+LiteRT; `--beam 1000000`, `evaluate --streams 1000000 --warmup 0` and `cells --max-chars 1000000`
+ran out of memory, and a 50 MB prime ran for minutes in silence. Each is now one `error:` line
+before any work. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -20,6 +23,16 @@ _BYTES_PER_CHAR = 96
 # vocabulary entry (float32 logits, float64 noise and scaled logits, top-k).
 _BYTES_PER_STATE_UNIT = 64
 _BYTES_PER_LOGIT = 64
+# Scoring streams: per stream, its states as above and, per step of a call, its float32 logits and
+# their log-softmax.
+_BYTES_PER_SCORED_LOGIT = 16
+# A cell trace keeps, per character, the states (c and h, float32) and their tanh(c)/h copies, and
+# the probes correlate them in float64: 48 bytes per layer x unit; and the logits, 12 per entry.
+_BYTES_PER_TRACED_UNIT = 48
+_BYTES_PER_TRACED_LOGIT = 12
+# A prime is fed one character at a time before the first generated one: a context, not a corpus
+# (`evaluate` scores whole texts, in parallel streams).
+PRIME_MAX_CHARS = 100_000
 
 
 def max_threads() -> int:
@@ -50,12 +63,39 @@ def generation_bytes(n: int, num_samples: int, layers: int, units: int, vocab_si
 
 
 def check_generation_memory(n: int, num_samples: int, layers: int, units: int, vocab_size: int,
-                            available: int | None = None) -> None:
-    """Refuse a generation whose working memory exceeds the memory available (when it can be known)."""
-    available = available_memory() if available is None else available
-    if available is None:
-        return
+                            available: int | None = None, rows: str = "--num-samples") -> None:
+    """Refuse a generation whose working memory exceeds the memory available (when it can be known).
+    `rows` names the option that sets the rows: --num-samples, or --beam for a beam search."""
     need = generation_bytes(n, num_samples, layers, units, vocab_size)
+    _check_memory(need, f"--n {n} x {rows} {num_samples}", available,
+                  f"generate fewer characters or {'beams' if rows == '--beam' else 'samples'} per call")
+
+
+def check_scoring_memory(streams: int, steps_per_call: int, layers: int, units: int,
+                         vocab_size: int, available: int | None = None) -> None:
+    """Refuse scoring in `streams` parallel streams (after the plan's cap) that cannot fit."""
+    need = streams * (_BYTES_PER_STATE_UNIT * layers * units
+                      + _BYTES_PER_SCORED_LOGIT * steps_per_call * vocab_size)
+    _check_memory(need, f"--streams {streams}", available, "pass fewer --streams")
+
+
+def check_trace_memory(chars: int, layers: int, units: int, vocab_size: int,
+                       available: int | None = None) -> None:
+    """Refuse tracing every cell over `chars` characters when the trace cannot fit."""
+    need = chars * (_BYTES_PER_TRACED_UNIT * layers * units + _BYTES_PER_TRACED_LOGIT * vocab_size)
+    _check_memory(need, f"--max-chars {chars}", available, "pass a smaller --max-chars")
+
+
+def check_prime(prime: str) -> None:
+    require(len(prime) <= PRIME_MAX_CHARS,
+            f"the prime must be at most {PRIME_MAX_CHARS:,} characters (got {len(prime):,}); use the "
+            "end of the text as the prime, or `charkeras evaluate` to score a whole text")
+
+
+def _check_memory(need: int, what: str, available: int | None, advice: str) -> None:
+    available = available_memory() if available is None else available
+    if available is None:  # not known on this system: nothing to compare with
+        return
     require(need <= available,
-            f"--n {n} x --num-samples {num_samples} needs about {need / 1e9:.1f} GB of memory with this model, "
-            f"more than the {available / 1e9:.1f} GB available: generate fewer characters or samples per call")
+            f"{what} needs about {need / 1e9:.1f} GB of memory with this model, more than the "
+            f"{available / 1e9:.1f} GB available: {advice}")

@@ -97,7 +97,7 @@ class LiteCharModel(CharModel):
             it.allocate_tensors()
             self._batch = batch
 
-    def step(self, char_ids, state):
+    def _step(self, char_ids, state):
         char_ids = np.ascontiguousarray(char_ids, np.int32)
         self._resize(len(char_ids))
         it = self.interpreter
@@ -108,13 +108,13 @@ class LiteCharModel(CharModel):
 
     def _generate_ids(self, prime_ids, n, temperature, top_k, seed):
         state = self.zero_state(len(prime_ids))
-        return generate_ids_numpy(self.step, prime_ids, state, n, temperature, top_k, (seed, 0))  # seed s is [s, 0]
+        return generate_ids_numpy(self._step, prime_ids, state, n, temperature, top_k, (seed, 0))  # seed s is [s, 0]
 
     def score(self, text: str) -> tuple[float, int]:
         self.warn_unknown(text)
         ids = self.vocab.encode(text)
         state, total = self.zero_state(1), 0.0
         for i in range(1, len(ids)):
-            logits, state = self.step(ids[i - 1:i], state)
+            logits, state = self._step(ids[i - 1:i], state)
             total -= float(log_softmax(logits)[0, ids[i]])
         return total, max(len(ids) - 1, 0)

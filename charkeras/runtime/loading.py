@@ -22,13 +22,10 @@ from charkeras.runtime.char_model import CharModel
 from charkeras.runtime.lite_model import LiteCharModel
 
 RUNTIMES = ("auto", "savedmodel", "tflite", "run")
-# Old spellings still accepted: "keras" was the name of the "run" runtime before 0.2.
-RUNTIME_ALIASES = {"keras": "run"}
 
 
 def resolve_runtime(kind: str, runtime: str | None, precision: str = "float32") -> str:
     """The concrete runtime for a model of `kind` ("export" or "run") when `runtime` is asked for."""
-    runtime = RUNTIME_ALIASES.get(runtime, runtime)
     require(runtime is None or runtime in RUNTIMES,
             f"--runtime must be one of {', '.join(RUNTIMES)} (got {runtime!r})")
     if runtime not in (None, "auto"):

@@ -16,7 +16,7 @@ from charkeras.runtime.char_model import CharModel
 from charkeras.runtime.chunk_scoring import inference_weights, sequence_chunk_scorer, step_chunk_scorer
 from charkeras.sampling.graph_sampler import generate_ids
 from charkeras.text.vocabulary import Vocabulary
-from charkeras.train.run_loading import inference_model_from_run
+from charkeras.train.run.loading import inference_model_from_run
 
 
 class SignatureCharModel(CharModel):
@@ -31,7 +31,7 @@ class SignatureCharModel(CharModel):
         self._batched = None
         self._chunk_scorer = None
 
-    def step(self, char_ids, state):
+    def _step(self, char_ids, state):
         out = self.functions["step"](char_id=tf.constant(np.asarray(char_ids, np.int32)),
                                      state=tf.constant(np.asarray(state, np.float32)))
         return out["logits"].numpy(), out["state"].numpy()

@@ -26,15 +26,20 @@ def check_encoding(encoding: str) -> None:
         raise CorpusError(f"--encoding {encoding!r} is not a text encoding (try utf-8, latin-1, cp1252)")
 
 
-def read_text(source: str | os.PathLike, encoding: str = "utf-8", max_chars: int | None = None) -> str:
-    """The decoded text of a file or directory, cut to its first `max_chars` characters if given."""
+def read_text(source: str | os.PathLike, encoding: str = "utf-8", max_chars: int | None = None,
+              encoding_option: str | None = "--encoding") -> str:
+    """The decoded text of a file or directory, cut to its first `max_chars` characters if given.
+
+    `encoding_option` is the caller's option that sets the encoding, named in a decoding error's
+    advice; None for a caller that reads UTF-8 only.
+    """
     check_encoding(encoding)
     if max_chars is not None:
         require(max_chars >= 1, f"--max-chars must be >= 1 (got {max_chars})", CorpusError)
     path = Path(source)
     if not path.exists():
         raise CorpusError(f"text file not found: {source}")
-    text = decode_files(text_files(path), encoding)
+    text = decode_files(text_files(path), encoding, encoding_option)
     if max_chars is not None:
         text = text[:max_chars]
     if not text:
@@ -77,21 +82,36 @@ def sha256_of_files(root: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def decode_files(files: list[Path], encoding: str) -> str:
-    return "".join(iter_decoded(files, encoding))
+def decode_files(files: list[Path], encoding: str, encoding_option: str | None = "--encoding") -> str:
+    return "".join(iter_decoded(files, encoding, encoding_option))
 
 
-def iter_decoded(files: list[Path], encoding: str):
+def _advice(encoding_option: str | None) -> str:
+    """What to do about bytes that do not decode, naming the option only where the command has it."""
+    if encoding_option is None:
+        return "it must be UTF-8: convert it, e.g. with iconv -f latin-1 -t utf-8"
+    return f"pass {encoding_option} with the file's real encoding, e.g. {encoding_option} latin-1"
+
+
+def _decoder(encoding: str):
+    """An incremental decoder; UTF-8 drops a leading byte order mark (Windows editors write one), which
+    would otherwise become a character of the vocabulary."""
+    name = codecs.lookup(encoding).name
+    return codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else encoding)()
+
+
+def iter_decoded(files: list[Path], encoding: str, encoding_option: str | None = "--encoding"):
     """The text of `files` in pieces of at most 16 MB of bytes each, decoded as it is read.
 
-    Files that do not end a line are separated by one, so words of two files never merge.
+    Files that do not end a line are separated by one, so words of two files never merge. A UTF-8 byte
+    order mark at the start of a file is not text and is dropped.
     """
     previous_end = ""  # the end of the previous file's text ("" for an empty file)
     for i, f in enumerate(files):
         if i and not previous_end.endswith("\n"):
             yield "\n"
         previous_end = ""
-        decoder = codecs.getincrementaldecoder(encoding)()
+        decoder = _decoder(encoding)
         position = 0
         try:
             fh = open(f, "rb")  # noqa: SIM115 - closed below; reads are wrapped for their OSError too
@@ -110,11 +130,10 @@ def iter_decoded(files: list[Path], encoding: str):
                     data = pending + block
                     raise CorpusError(
                         f"{f} is not valid {encoding} (byte 0x{data[exc.start:exc.start + 1].hex()} at offset "
-                        f"{position - len(pending) + exc.start}); pass --encoding with the file's real "
-                        "encoding, e.g. --encoding latin-1") from None
+                        f"{position - len(pending) + exc.start}); {_advice(encoding_option)}") from None
                 except UnicodeError as exc:  # codecs such as idna or punycode fail without a position
-                    raise CorpusError(f"{f} cannot be decoded as {encoding} ({exc}); pass --encoding with "
-                                      "the file's real encoding") from None
+                    raise CorpusError(f"{f} cannot be decoded as {encoding} ({exc}); "
+                                      f"{_advice(encoding_option)}") from None
                 if text:
                     previous_end = text
                     yield text

@@ -1,4 +1,4 @@
-"""The fit driver: data, model and optimizer in a tf.distribute scope, `model.fit`, exact resume.
+"""The fit driver, in four phases: open the run, build the model, assemble the callbacks, train.
 
 The global step is the optimizer's iteration count; with K batches per epoch, epoch = step // K and
 the data position is step % K. A checkpoint therefore only needs the variables, the optimizer and
@@ -8,22 +8,27 @@ the carried LSTM states to continue exactly where it stopped.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from charkeras import __version__
+from charkeras.atomic import write_text_atomic
 from charkeras.config import CharConfig
 from charkeras.data.pipeline import make_dataset
+from charkeras.data.streams import StreamLayout
 from charkeras.errors import RunDirError
 from charkeras.model.networks import build_training_model, training_layout
-from charkeras.text.id_cache import load_corpus
+from charkeras.text.id_cache import Corpus, load_corpus
 from charkeras.threads import configure_training_threads
 from charkeras.train import interrupts, kill_points
 from charkeras.train.callbacks.budget import TimeBudget
+from charkeras.train.callbacks.cadence import Cadence
 from charkeras.train.callbacks.checkpointing import Checkpointer
 from charkeras.train.callbacks.console import ConsoleProgress
-from charkeras.train.callbacks.curve_logs import TrainingCurveLog, ValidationCurveLog, default_every
+from charkeras.train.callbacks.curve_logs import TrainingCurveLog, ValidationCurveLog
 from charkeras.train.callbacks.divergence import DivergenceGuard
 from charkeras.train.callbacks.early_stopping import EarlyStopping
 from charkeras.train.callbacks.epoch_log import EpochLog
@@ -34,20 +39,13 @@ from charkeras.train.callbacks.samples import SamplePrinter
 from charkeras.train.callbacks.stream_states import StreamStates
 from charkeras.train.callbacks.tensorboard_log import TensorBoardLog
 from charkeras.train.callbacks.validation import Validation
-from charkeras.train.checkpoints import CheckpointMeta
-from charkeras.train.distributed_loop import DistributedValidation, fit_distributed
-from charkeras.train.distribution import (
-    choose_strategy,
-    is_chief,
-    is_distributed,
-    prepare_replicas,
-    stop_on_lost_workers,
-    worker_out,
-)
-from charkeras.train.hardware import hardware_description
+from charkeras.train.distributed.loop import DistributedValidation, fit_distributed
+from charkeras.train.distributed.strategy import Job, start_job
 from charkeras.train.memory_check import check_training_memory
-from charkeras.train.optimizers import make_optimizer
-from charkeras.train.resuming import (
+from charkeras.train.optimizers import make_optimizer, schedule_total
+from charkeras.train.planning import fit_segments, planned_epochs, planned_steps
+from charkeras.train.run.checkpoints import CheckpointMeta
+from charkeras.train.run.resuming import (
     best_val_loss,
     lock_run,
     open_for_resume,
@@ -56,59 +54,98 @@ from charkeras.train.resuming import (
     restore_run,
     resumed_config,
 )
-from charkeras.train.run_dir import RunDir
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import CONFIG_FILE
+from charkeras.train.run.report import update_report
 from charkeras.train.sizing import AUTO_FIELDS, choose_sizes
-from charkeras.train.step_plan import fit_segments, planned_steps
+from charkeras.train.summary import hardware_description
 
 
-def _resolve_resume(run: RunDir, source, config: CharConfig | None, epochs: int | None, changes: dict | None):
-    open_for_resume(run)  # locked from here on; a run another process trains in is refused
-    stored = run.read_config()
-    wanted = requested_changes(stored, config, epochs, changes)
-    info = run.read_run_info()
-    return stored, wanted, (source or info["source"]), info["sha256"]
-
-
-@interrupts.training_session  # Ctrl-C and SIGTERM stop cleanly; the run's lock is released on any exit
-@stop_on_lost_workers  # multi-worker: another worker's failure is one error line here too
-def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, resume: bool = False,
-        force: bool = False, epochs: int | None = None, verbose: int = 1, cache_dir=None,
-        callbacks=(), strategy=None, auto=None, started: float | None = None,
+@interrupts.training_session  # Ctrl-C and SIGTERM stop cleanly; the run's lock is released on exit
+def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
+        resume: bool = False, force: bool = False, epochs: int | None = None, verbose: int = 1,
+        cache_dir=None, callbacks=(), strategy=None, auto=None, started: float | None = None,
         log: str = "auto", changes: dict | None = None, configure_threads: bool = True, cpu_devices: int = 0):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
-    continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it, and
-    `changes` may set the optimizer-only fields of charkeras/train/resuming.py (e.g. {"learning_rate": 1e-4}).
-    `auto`: the config fields chosen from the corpus (charkeras/train/sizing.py) [default: all of them
+    continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it,
+    and `changes` may set the fields of `resuming.CHANGEABLE` (e.g. {"learning_rate": 1e-4}).
+    `auto`: the config fields chosen from the corpus (`sizing.AUTO_FIELDS`) [default: all of them
     without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
-    `started`: time.monotonic() when the command began, which `train.time_budget` counts from.
-    `log`: how progress is printed with `verbose`: auto, bar or plain (charkeras/train/callbacks/console.py).
+    `started`: time.monotonic() when the command began, which a time budget counts from.
+    `log`: how progress is printed with `verbose`: auto, bar or plain (`callbacks.console`).
     `configure_threads`: on a machine without a GPU, set TensorFlow's thread pools for training
-    (charkeras/threads.py: one thread per op, one op per core) when TensorFlow has not run an op yet.
-    TensorFlow keeps its pools for the rest of the process, so pass False to keep your own settings.
-    `strategy`: auto, one, mirrored or multi-worker (charkeras/train/distribution.py), or a tf.distribute
+    (`threads.configure_training_threads`: one thread per op, one op per core) when TensorFlow has
+    not run an op yet. TensorFlow keeps its pools for the rest of the process: pass False to keep yours.
+    `strategy`: auto, one, mirrored or multi-worker (`distributed.strategy`), or a tf.distribute
     Strategy; `cpu_devices`: split the CPU into N logical devices first (data-parallel on a CPU).
     """
     started = time.monotonic() if started is None else started
     auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
     if configure_threads:
-        configure_training_threads()  # must precede TensorFlow's first op; a no-op with a GPU or once TF runs
-    strategy = choose_strategy(strategy, cpu_devices)  # also before TensorFlow's first op
-    out, verbose = worker_out(out, strategy, resume), (verbose if is_chief(strategy) else 0)
-    run = RunDir(out)
-    if resume:
-        config, changes, source, expected_sha = _resolve_resume(run, source, config, epochs, changes)
-    else:
-        config = (config or CharConfig())
-        if epochs is not None:
-            config = config.replace(train={"epochs": epochs})
-        config.validate()
-        expected_sha = None
-        if source is None:
-            raise RunDirError("give the training text: charkeras fit CORPUS")
-        run.check_can_create(force)  # before reading a possibly large corpus
+        configure_training_threads()  # before TensorFlow's first op (no-op with a GPU or later)
+    # Also before TensorFlow's first op; multi-worker: waits (bounded) for the other workers.
+    job = start_job(strategy, cpu_devices, out, _cluster_timeout(config, changes))
+    verbose = verbose if job.chief else 0
+    with job.lost_workers_as_errors():
+        opened = open_run(job, source, config, resume=resume, force=force, epochs=epochs,
+                          changes=changes, cache_dir=cache_dir, auto=auto, verbose=verbose)
+        model, optimizer = build(opened, job.strategy)
+        start = CheckpointMeta(step=0, val_loss=None, train_seconds=0.0)
+        states = metrics = None
+        if resume:  # the newest readable checkpoint; logs cut back to its step
+            start, states, metrics = restore_run(opened.run, model, optimizer, opened.stored_config,
+                                                 opened.config, opened.layout.batches, verbose)
+            follow_checkpoint_plan(opened, optimizer)
+        if start.step >= opened.total_steps:
+            if verbose:
+                print(f"{opened.run.path} already finished its {opened.total_steps} steps (step "
+                      f"{start.step}); pass --epochs N (or --max-steps N) to train longer")
+            return model, {}
+        trainer = Trainer(opened, job, start, verbose)
+        trainer.assemble(model, optimizer, callbacks, started, log, states, metrics)
+        return model, trainer.train(model)
 
+
+def _cluster_timeout(config: CharConfig | None, changes: dict | None) -> float:
+    """Needed before the run is read (a non-chief worker cannot read it yet): a resume's change, the
+    given config's, or the default."""
+    default = (config or CharConfig()).train.cluster_timeout
+    return (changes or {}).get("cluster_timeout", default)
+
+
+# --- open the run: config, corpus, sizes, run directory --------------------------------------------
+
+@dataclass
+class OpenedRun:
+    """What opening a run settles, before anything is built: the phases after it read only this."""
+
+    run: RunDir
+    source: object  # as given (a path or `tfds:NAME`), or the run's on resume
+    corpus: Corpus
+    stored_config: CharConfig  # as config.json records it
+    config: CharConfig  # what trains now: a resume's changes applied
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    layout: StreamLayout
+    val_layout: StreamLayout
+    train_ds: tf.data.Dataset
+    val_ds: tf.data.Dataset
+    per_replica: int  # b = B/R streams per replica
+    total_steps: int
+
+
+def open_run(job: Job, source, config: CharConfig | None, *, resume: bool, force: bool,
+             epochs: int | None, changes: dict | None, cache_dir, auto, verbose: int) -> OpenedRun:
+    """Read or check the config, read the corpus, choose the sizes and create (or reopen) the run.
+
+    Every check comes before the first file is written, so bad input leaves no half-made run."""
+    run = RunDir(job.worker_out(resume))
+    if resume:
+        config, changes, source, expected_sha = _resume_config(run, source, config, epochs, changes)
+    else:
+        config, expected_sha = _new_config(run, source, config, epochs, force), None
     corpus = load_corpus(source, encoding=config.data.encoding, cache_dir=cache_dir)
     if expected_sha is not None and corpus.sha256 != expected_sha:
         raise RunDirError(f"{source} is not the corpus this run was trained on (sha256 differs); "
@@ -120,114 +157,224 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *, 
         for note in notes if verbose else ():
             print(note)
     b, t = config.data.batch_size, config.data.seq_len
-    # Both layouts are checked before anything is written, so bad sizes leave no half-made run.
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
     val_ds, val_layout = make_dataset(val_ids, b, t, "validation text")
-    check_training_memory(config)  # a model too big for the machine: an error line, not an allocator crash
+    check_training_memory(config)  # a model too big for the machine: an error line, not a crash
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
-    per_replica = prepare_replicas(strategy, config)  # B/R streams per replica (charkeras/train/distribution.py)
-    if not resume:  # timed here, recorded in config.json below: a resumed run keeps the layout
+    per_replica = job.prepare_replicas(config)
+    if resume:  # a resumed run keeps its recorded layout
+        stored, config = config, resumed_config(config, changes, layout.batches)
+    else:  # timed here, recorded in config.json
         config = config.replace(model={"lstm_layout": training_layout(config.model, per_replica)})
+        stored = config
+        _create_run(run, config, corpus, source, len(train_ids), len(val_ids), force)
+    return OpenedRun(run, source, corpus, stored, config, train_ids, val_ids, layout, val_layout,
+                     train_ds, val_ds, per_replica, planned_steps(config.train, layout.batches))
 
-    stored_config = config
-    if resume:
-        config = resumed_config(stored_config, changes, layout.batches)
-    else:
-        lock_run(run)  # a concurrent fit on the same --out is refused here
-        run.prepare_new(force)
-        repair(run)
-        run.write_run_files(config, corpus.vocab, {
-            "source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
-            "train_chars": len(train_ids), "val_chars": len(val_ids), "charkeras_version": __version__,
-            "hardware": hardware_description(),
-        })
-        interrupts.current_session().run_path = run.path
-        kill_points.reached("startup")
 
-    strategy = strategy or tf.distribute.get_strategy()
-    total_steps = planned_steps(config.train, layout.batches)
+def _resume_config(run: RunDir, source, config: CharConfig | None, epochs: int | None,
+                   changes: dict | None):
+    open_for_resume(run)  # locked from here on; a run another process trains in is refused
+    stored = run.read_config()
+    wanted = requested_changes(stored, config, epochs, changes)
+    info = run.read_run_info()
+    return stored, wanted, run.corpus_source(source), info["sha256"]
+
+
+def _new_config(run: RunDir, source, config: CharConfig | None, epochs: int | None,
+                force: bool) -> CharConfig:
+    config = config or CharConfig()
+    if epochs is not None:
+        config = config.replace(train={"epochs": epochs})
+    config.validate()
+    if source is None:
+        raise RunDirError("give the training text: charkeras fit CORPUS")
+    run.check_can_create(force)  # before reading a possibly large corpus
+    return config
+
+
+def _create_run(run: RunDir, config: CharConfig, corpus: Corpus, source, train_chars: int,
+                val_chars: int, force: bool) -> None:
+    lock_run(run)  # a concurrent fit on the same --out is refused here
+    run.prepare_new(force)
+    repair(run)
+    run.write_run_files(config, corpus.vocab, {
+        "source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
+        "train_chars": train_chars, "val_chars": val_chars, "charkeras_version": __version__,
+        "hardware": hardware_description(),
+    })
+    interrupts.current_session().run_path = run.path
+    kill_points.reached("startup")
+
+
+def follow_checkpoint_plan(opened: OpenedRun, optimizer) -> None:
+    """A planned time-budget run resumed without new limits ends where the plan in force at its
+    checkpoint ended (the schedule the checkpoint restored), not where a later plan that
+    config.json records would have: config.json is set back to it."""
+    train, stored = opened.config.train, opened.stored_config.train
+    if not (train.time_budget and train.max_steps) or train.lr_schedule == "constant":
+        return
+    if (train.max_steps, train.epochs) != (stored.max_steps, stored.epochs):
+        return  # --epochs/--max-steps given: they set the end, the schedule holds after its own
+    total = schedule_total(optimizer)
+    if total == train.max_steps:
+        return
+    opened.config = opened.config.replace(
+        train={"max_steps": total, "epochs": planned_epochs(total, opened.layout.batches)})
+    opened.stored_config, opened.total_steps = opened.config, total
+    write_text_atomic(opened.run.path / CONFIG_FILE, opened.config.to_json())
+
+
+# --- build: the model and its optimizer in the strategy's scope -----------------------------------
+
+def build(opened: OpenedRun, strategy):
+    """The training model (b streams per replica) and its built optimizer: (model, optimizer)."""
+    config = opened.config
     with strategy.scope():
-        model = build_training_model(config.model, per_replica, t, seed=config.train.seed)
-        optimizer = make_optimizer(config.train, total_steps)
+        model = build_training_model(config.model, opened.per_replica, config.data.seq_len,
+                                     seed=config.train.seed)
+        optimizer = make_optimizer(config.train, opened.total_steps)
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         optimizer.build(model.trainable_variables)
+    return model, optimizer
 
-    start = CheckpointMeta(step=0, val_loss=None, train_seconds=0.0)
-    resume_states = resume_metrics = None
-    if resume:  # the newest readable checkpoint; logs cut back to its step
-        start, resume_states, resume_metrics = restore_run(run, model, optimizer, stored_config, config,
-                                                           layout.batches, verbose)
-    if start.step >= total_steps:
-        if verbose:
-            print(f"{run.path} already finished its {total_steps} steps (step {start.step}); "
-                  "pass --epochs N (or --max-steps N) to train longer")
-        return model, {}
 
-    progress = TrainingProgress(run=run, config=config, layout=layout, verbose=verbose,
-                                last_val_loss=start.val_loss, best_val_loss=best_val_loss(run))
-    checkpointer = Checkpointer(progress, seconds_before=start.train_seconds)
-    # The order matters: see charkeras/train/callbacks/__init__.py.
-    safe_point = SafePoint(checkpointer, total_steps)
-    validation = (DistributedValidation(progress, strategy, val_ids, val_layout, config.data.val_batches)
-                  if is_distributed(strategy) else Validation(progress, val_ds))  # each replica its streams
-    all_callbacks = [DivergenceGuard(progress), StreamStates(resume_states, resume_metrics),
-                     validation, SamplePrinter(progress, corpus.vocab, prime_id=int(train_ids[0])),
-                     EpochLog(run), TensorBoardLog(run), ReportRefresher(run), checkpointer, safe_point, *callbacks]
-    stopper = budget = console = None
-    validation_at = next(i for i, c in enumerate(all_callbacks) if isinstance(c, Validation))
-    all_callbacks[validation_at + 1:validation_at + 1] = [  # the step-axis curves of the report
-        ValidationCurveLog(progress), TrainingCurveLog(progress, default_every(total_steps))]
-    val_batches = min(val_layout.batches, config.data.val_batches or val_layout.batches)
-    if config.train.patience:  # after Validation, whose loss it reads
-        stopper = EarlyStopping(progress, config.train.patience)
-        all_callbacks.insert(3, stopper)
-    if config.train.time_budget and not config.train.max_steps:  # not planned yet: plan it now
-        budget = TimeBudget(progress, deadline=started + config.train.time_budget, optimizer=optimizer,
-                            val_batches=val_batches, start_step=start.step,
-                            validation=next(c for c in all_callbacks if isinstance(c, Validation)))
-        all_callbacks.insert(0, budget)
-    if verbose:  # header, progress line and summary, instead of the Keras progress bar
-        console = ConsoleProgress(progress, source=source, corpus_chars=len(corpus), train_chars=len(train_ids),
-                                  val_chars=len(val_ids), val_batches=val_batches, strategy=strategy,
-                                  start_step=start.step, mode=log,
-                                  time_left=budget.remaining if budget is not None else None)
-        all_callbacks.append(console)
-    history: dict[str, list] = {}
-    interrupts.defer(True)  # from here a first Ctrl-C/SIGTERM stops at the end of a step, with a checkpoint
-    try:
-        for part in fit_segments(start.step, total_steps, layout.batches) if not is_distributed(strategy) else ():
-            # One iterator for all the segment's epochs (with steps_per_epoch Keras keeps it): a new
-            # tf.data iterator per epoch stalled 2 of ~30 epoch starts for 18 s (2x256, 84-step epochs).
-            epochs = part.end_epoch - part.first_epoch
-            data = train_ds.skip(part.skip).take(part.take).repeat(epochs)
-            _merge(history, model.fit(data, initial_epoch=part.first_epoch, epochs=part.end_epoch,
-                                      steps_per_epoch=part.take, callbacks=all_callbacks, verbose=0,
-                                      shuffle=False))
+# --- assemble the callbacks, and train ------------------------------------------------------------
+
+class Trainer:
+    """The callbacks of one fit and the training loop that drives them."""
+
+    def __init__(self, opened: OpenedRun, job: Job, start: CheckpointMeta, verbose: int):
+        self.opened, self.job, self.start, self.verbose = opened, job, start, verbose
+        self.callbacks: list[keras.callbacks.Callback] = []
+        self.safe_point = self.budget = self.stopper = self.console = None
+
+    def assemble(self, model, optimizer, user_callbacks, started: float, log: str, states,
+                 metrics) -> None:
+        """The callbacks, in the one order they must run in (Keras calls them in list order):
+
+            TimeBudget         plans the run's steps from the timed ones and re-plans as the speed
+                               changes; first, so it times the work of the callbacks after it and a
+                               step's other callbacks already see the plan (time budget only)
+            DivergenceGuard    stops with a clear message when the loss turns NaN or explodes
+            StreamStates       resets the carried states at every epoch start (restores them, and
+                               the epoch's running loss mean, once on a resume mid-epoch)
+            Validation         validates at epoch ends and on its cadence (`val_every` steps, else
+                               by the clock: `callbacks.cadence`), training states
+                               set aside; adds val_loss, val_bpc, bpc and lr to the epoch logs
+            EarlyStopping      after Validation, whose loss it reads (`patience` only)
+            ValidationCurveLog, TrainingCurveLog   the report's step-axis curves, after Validation
+            SamplePrinter      a generated sample on its cadence (`sample_every` steps, else by the
+                               clock) and at epoch ends
+            EpochLog           log.csv, one row per epoch (after Validation: it records its logs)
+            TensorBoardLog     TensorBoard scalars per epoch, flushed at once
+            ReportRefresher    rebuilds report.html and loss.png at every epoch end
+            Checkpointer       checkpoints every `checkpoint_every` steps and at epoch ends; after
+                               every logger, so a checkpoint covers all logged up to its step
+            SafePoint          the step's work is done: a Ctrl-C or SIGTERM stops here, with a
+                               checkpoint
+            the user's callbacks
+            ConsoleProgress    prints what happened, so last (`verbose` only)
+        """
+        opened, start, config = self.opened, self.start, self.opened.config
+        progress = TrainingProgress(run=opened.run, config=config, layout=opened.layout,
+                                    verbose=self.verbose, last_val_loss=start.val_loss,
+                                    best_val_loss=best_val_loss(opened.run))
+        checkpointer = Checkpointer(progress, seconds_before=start.train_seconds)
+        self.safe_point = SafePoint(checkpointer, opened.total_steps)
+        validation = self._validation(progress)
+        if config.train.patience:
+            self.stopper = EarlyStopping(progress, config.train.patience)
+        if self._plans_a_budget():
+            self.budget = TimeBudget(progress, deadline=started + config.train.time_budget,
+                                     budget=config.train.time_budget, optimizer=optimizer,
+                                     val_batches=self._val_batches(), start_step=start.step,
+                                     report=lambda: update_report(opened.run.path))
+        if self.verbose:  # header, progress line and summary, instead of the Keras progress bar
+            self.console = self._console(progress, log)
+        ordered = [
+            self.budget, DivergenceGuard(progress), StreamStates(states, metrics), validation,
+            self.stopper, ValidationCurveLog(progress),
+            TrainingCurveLog(progress),
+            SamplePrinter(progress, opened.corpus.vocab, prime_id=int(opened.train_ids[0])),
+            EpochLog(opened.run), TensorBoardLog(opened.run), ReportRefresher(opened.run),
+            checkpointer, self.safe_point, *user_callbacks, self.console,
+        ]
+        self.callbacks = [c for c in ordered if c is not None]
+
+    def _plans_a_budget(self) -> bool:
+        """A time budget is planned by a new run, and by a resumed one that stopped before its first
+        plan; a planned run resumes with the plan its checkpoint recorded. Each worker of a
+        multi-worker job would time itself: there a budget only comes with --max-steps, which ends it."""
+        train = self.opened.config.train
+        if not train.time_budget or self.job.multi_worker:
+            return False
+        return self.start.step == 0 or not train.max_steps
+
+    def _validation(self, progress) -> Validation:
+        opened = self.opened
+        if self.job.distributed:  # each replica validates its own streams
+            if self.job.multi_worker:  # every worker validates at the same steps: never by the clock
+                progress.validations = Cadence(opened.config.train.val_every, 0.0)
+            return DistributedValidation(progress, self.job.strategy, opened.val_ids,
+                                         opened.val_layout, opened.config.data.val_batches)
+        return Validation(progress, opened.val_ds)
+
+    def _val_batches(self) -> int:
+        layout = self.opened.val_layout
+        return min(layout.batches, self.opened.config.data.val_batches or layout.batches)
+
+    def _console(self, progress, log: str) -> ConsoleProgress:
+        opened = self.opened
+        return ConsoleProgress(
+            progress, source=opened.source, corpus_chars=len(opened.corpus),
+            train_chars=len(opened.train_ids), val_chars=len(opened.val_ids),
+            val_batches=self._val_batches(), strategy=self.job.strategy, start_step=self.start.step,
+            mode=log, time_left=self.budget.remaining if self.budget is not None else None)
+
+    def train(self, model) -> dict[str, list]:
+        """Run the planned steps with `model.fit` (one device) or the data-parallel loop (mirrored,
+        multi-worker), with the same callbacks; returns the history."""
+        opened = self.opened
+        segments = fit_segments(self.start.step, opened.total_steps, opened.layout.batches)
+        interrupts.defer(True)  # now a first Ctrl-C/SIGTERM stops after a step, with a checkpoint
+        try:
+            if self.job.distributed:
+                history = fit_distributed(model, self.job, opened.train_ids, opened.layout,
+                                          segments, self.callbacks)
+            else:
+                history = self._fit_segments(model, segments)
+            if self.console is not None:
+                self.console.print_summary(stopped=self._stop_reason())
+        except KeyboardInterrupt as exc:
+            self.safe_point.interrupted(exc)  # the session prints what was saved, how to continue
+            raise
+        finally:
+            interrupts.defer(False)
+        return history
+
+    def _fit_segments(self, model, segments) -> dict[str, list]:
+        history: dict[str, list] = {}
+        for part in segments:
+            # One iterator for all the segment's epochs (with steps_per_epoch Keras keeps it): a
+            # new tf.data iterator per epoch stalled 2 of ~30 epoch starts for 18 s (2x256, 84 steps).
+            data = self.opened.train_ds.skip(part.skip).take(part.take)
+            result = model.fit(data.repeat(part.end_epoch - part.first_epoch),
+                               initial_epoch=part.first_epoch, epochs=part.end_epoch,
+                               steps_per_epoch=part.take, callbacks=self.callbacks, verbose=0,
+                               shuffle=False)
+            for key, values in result.history.items():
+                history.setdefault(key, []).extend(values)
             if model.stop_training:  # early stopping or the time budget
                 break
-        if is_distributed(strategy):  # the same callbacks, in charkeras/train/distributed_loop.py's loop
-            history = fit_distributed(model, strategy, train_ids, layout,
-                                      fit_segments(start.step, total_steps, layout.batches), all_callbacks)
-        if console is not None:
-            console.print_summary(stopped=_stop_reason(budget, stopper))
-    except KeyboardInterrupt as exc:
-        safe_point.interrupted(exc)  # the session prints what was saved and how to continue
-        raise
-    finally:
-        interrupts.defer(False)
-    return model, history
+        return history
 
-
-def _stop_reason(budget, stopper) -> str | None:
-    if stopper is not None and stopper.stopped_at is not None:
-        return f"stopped early at step {stopper.stopped_at:,} (--patience {stopper.patience})"
-    if budget is not None and budget.stopped_early:
-        return "stopped by the time budget before the planned step"
-    return None
-
-
-def _merge(history: dict, keras_history) -> None:
-    for key, values in keras_history.history.items():
-        history.setdefault(key, []).extend(values)
+    def _stop_reason(self) -> str | None:
+        stopper, budget = self.stopper, self.budget
+        if stopper is not None and stopper.stopped_at is not None:
+            return f"stopped early at step {stopper.stopped_at:,} (--patience {stopper.patience})"
+        if budget is not None and budget.stopped_early:
+            return "stopped by the time budget before the planned step"
+        return None

@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charkeras.train.run_lock import RunLock
+from charkeras.train.run.lock import RunLock
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 

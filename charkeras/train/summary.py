@@ -1,13 +1,17 @@
-"""Facts about a finished or running run, for model cards."""
+"""Facts about a run and the machine it trains on, for run.json and model cards."""
 
 from __future__ import annotations
 
+import os
+import platform
 import time
 
+import tensorflow as tf
+
+from charkeras.machine import cpu_name
 from charkeras.probability import bits
-from charkeras.train.checkpoints import read_meta
-from charkeras.train.hardware import hardware_description
-from charkeras.train.run_dir import RunDir
+from charkeras.train.run.checkpoints import read_meta
+from charkeras.train.run.directory import RunDir
 
 
 def run_summary(run_path) -> dict:
@@ -23,3 +27,11 @@ def run_summary(run_path) -> dict:
         "train_seconds": meta.get("train_seconds"), "step": meta.get("step"),
         "hardware": hardware_description(), "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
+
+
+def hardware_description() -> str:
+    """One line: CPU, architecture, cores, GPUs and TensorFlow's version."""
+    gpus = tf.config.list_physical_devices("GPU")
+    devices = f"{len(gpus)} GPU(s)" if gpus else "CPU only"
+    return (f"{cpu_name()} ({platform.machine()}, {os.cpu_count()} cores), {devices}, "
+            f"TensorFlow {tf.__version__}")

@@ -7,13 +7,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import signal
+import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
-from charkeras.errors import CharkerasError
+from charkeras.errors import CharkerasError, CorpusError
+from charkeras.text.reading import text_files
 
 HOST = "127.0.0.1"
 MIME_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -40,6 +44,12 @@ class SiteHandler(http.server.SimpleHTTPRequestHandler):
 class SiteServer(http.server.ThreadingHTTPServer):
     daemon_threads = True  # open connections never keep the process alive after Ctrl-C
 
+    def handle_error(self, request, client_address):
+        """A client that hangs up mid-download (a reload, a closed tab) is normal, not a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...Aborted
+            return
+        super().handle_error(request, client_address)
+
 
 def make_server(site: Path, port: int = 0) -> SiteServer:
     """A server for `site` bound to 127.0.0.1:`port` (0: a free port); not yet serving."""
@@ -53,6 +63,41 @@ def make_server(site: Path, port: int = 0) -> SiteServer:
 
 def url_of(server: SiteServer) -> str:
     return f"http://{HOST}:{server.server_address[1]}/"
+
+
+_PRIME_CHARS = 30  # the example prime: at most this many characters of the corpus's first line
+
+
+def example_query(site: Path) -> str:
+    """The URL parameters to try the site with: a prime from the model's own training text (the first
+    line of its corpus, when that file is still here), otherwise none (the page starts from a newline)."""
+    try:
+        card = json.loads((Path(site) / "card.json").read_text(encoding="utf-8"))
+        vocabulary = set(card["vocabulary"])
+        prime = _first_line(str((card.get("training") or {}).get("corpus_source", "")))
+        prime = "".join(ch for ch in prime if ch in vocabulary)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        prime = ""
+    query = {"prime": prime} if prime else {}
+    query.update(n=300, temperature=0.8, top_k=0, seed=7, autorun=1)
+    return "?" + urllib.parse.urlencode(query, safe=":")
+
+
+def _first_line(source: str) -> str:
+    """The first non-blank line of a corpus file or directory, cut at a word to `_PRIME_CHARS`; "" if
+    the source is not a readable local path (a tfds: dataset, a moved file)."""
+    if not source or not Path(source).exists():
+        return ""
+    try:
+        with open(text_files(Path(source))[0], encoding="utf-8-sig", errors="replace") as f:
+            head = f.read(4096)
+    except (OSError, CorpusError):
+        return ""
+    line = next((line.strip() for line in head.splitlines() if line.strip()), "")
+    if len(line) > _PRIME_CHARS:
+        cut = line[:_PRIME_CHARS]
+        line = cut[:cut.rfind(" ")] if " " in cut else cut
+    return line
 
 
 def serve_until_interrupted(server: SiteServer) -> None:

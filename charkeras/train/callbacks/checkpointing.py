@@ -14,9 +14,9 @@ import keras
 from charkeras.model.carried_state import get_states
 from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
-from charkeras.train.checkpoints import CheckpointMeta, copy_as_best, prune_checkpoints, save_checkpoint
-from charkeras.train.run_dir import BEST
-from charkeras.train.run_logs import sync_logs
+from charkeras.train.run.checkpoints import CheckpointMeta, copy_as_best, prune_checkpoints, save_checkpoint
+from charkeras.train.run.logs import sync_logs
+from charkeras.train.run.names import BEST
 
 
 class Checkpointer(keras.callbacks.Callback):
@@ -57,8 +57,9 @@ class Checkpointer(keras.callbacks.Callback):
         step = current_step(self.model)
         if self.saved is not None and self.saved[0] == step:
             return self.saved[1]
-        path = progress.run.checkpoints / f"ckpt-{step:09d}"
-        self._write(path)
+        path = progress.run.checkpoint(step)
+        with progress.work.timing("checkpoint"):  # charged by a time budget (`callbacks.budget`)
+            self._write(path)
         self.saved = (step, path)
         if reason == "epoch" and self._improves():
             self._save_best(path)

@@ -19,8 +19,8 @@ from charkeras.model.fused_lstm import resolve_lstm_impl
 from charkeras.model.networks import count_params
 from charkeras.probability import bits
 from charkeras.train.callbacks.progress import TrainingProgress, current_step
-from charkeras.train.step_plan import planned_steps
-from charkeras.train.time_budget import format_duration
+from charkeras.train.planning import format_duration, planned_steps
+from charkeras.train.run.names import REPORT_FILE
 
 
 def kernel_description(m) -> str:
@@ -91,7 +91,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         total = planned_steps(t, layout.batches)
         ends = (f"ends after {total:,} steps ({total / layout.batches:.1f} epochs)"
                 if not t.time_budget or t.max_steps else
-                f"ends within the time budget of {format_duration(t.time_budget)} (steps planned after the first ones)")
+                f"ends within the time budget of {format_duration(t.time_budget)} (steps planned from "
+                "the measured speed, re-planned as it changes)")
         rows = [
             ("corpus", (f"{self.source}: {self.corpus_chars:,} chars, vocabulary {m.vocab_size}; "
                        f"{self.train_chars:,} for training, {self.val_chars:,} held out")),
@@ -155,8 +156,10 @@ class ConsoleProgress(keras.callbacks.Callback):
                  [f"step {step:,}/{total:,}", f"epoch {epoch:,}/{epochs:,}"])
         if self._loss is not None:
             parts.append(f"loss {self._loss:.4f}")
-        if self.progress.last_val_loss is not None:
-            parts.append(f"val {self.progress.last_val_loss:.4f}")
+        if self.progress.last_val_loss is not None:  # the latest validation, and when it was
+            at = getattr(self.progress, "last_val_step", None)
+            parts.append(f"val {self.progress.last_val_loss:.4f}"
+                         + (f" (step {at:,})" if at is not None and at != step else ""))
         best = self.progress.best_val_loss
         if best is not None and best != float("inf"):
             parts.append(f"best {best:.4f}")
@@ -183,7 +186,7 @@ class ConsoleProgress(keras.callbacks.Callback):
             (f"  charkeras evaluate {run} --text {self.source} --tail {progress.config.data.val_frac} "
             "--baseline ngram   # loss on the held-out text, against an n-gram model"),
             f"  charkeras export {run} --out saved_models/NAME   # SavedModel + .tflite",
-            f"  report: {run / 'report.html'}",
+            f"  report: {run / REPORT_FILE}",
         ]
         return "\n".join(lines)
 

@@ -14,7 +14,7 @@ import math
 
 from charkeras.errors import RunDirError
 from charkeras.train.callbacks.progress import AfterValidation, TrainingProgress, current_step
-from charkeras.train.checkpoints import read_meta
+from charkeras.train.run.checkpoints import read_meta
 
 
 class EarlyStopping(AfterValidation):

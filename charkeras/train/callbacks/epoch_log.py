@@ -1,12 +1,12 @@
-"""log.csv: one row per finished epoch, counted from 1, with the global step (charkeras/train/run_logs.py)."""
+"""The run's LOG_FILE: one row per finished epoch, counted from 1, with the global step (`run.logs`)."""
 
 from __future__ import annotations
 
 import keras
 
 from charkeras.train.callbacks.progress import current_step
-from charkeras.train.run_dir import RunDir
-from charkeras.train.run_logs import append_log_row
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.logs import append_log_row
 
 
 class EpochLog(keras.callbacks.Callback):

@@ -1,4 +1,4 @@
-"""Rebuild the run's report.html and loss.png during training: at an epoch end when the last rebuild is
+"""Rebuild the run's report and its plot (`run.report`) during training: at an epoch end when the last rebuild is
 at least `min_seconds` old (a small corpus has epochs of a second; drawing the plot takes longer),
 and when training ends, unless the epoch end just rebuilt it at the same step."""
 
@@ -9,8 +9,8 @@ import time
 import keras
 
 from charkeras.train.callbacks.progress import current_step
-from charkeras.train.report import update_report
-from charkeras.train.run_dir import RunDir
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.report import update_report
 
 MIN_SECONDS = 30.0
 
@@ -27,8 +27,9 @@ class ReportRefresher(keras.callbacks.Callback):
         if self._last is not None and now - self._last < self.min_seconds:
             return
         self._last, self._last_step = now, current_step(self.model)
-        # The epoch's row may not be in log.csv yet, so the report gets it directly.
-        update_report(self.run.path, latest_epoch={"epoch": epoch, **(logs or {})})
+        # The epoch's row may not be in the log yet (EpochLog may come later), so the report gets it here.
+        update_report(self.run.path, latest_epoch={**(logs or {}), "epoch": epoch + 1,
+                                                   "step": self._last_step})
 
     def on_train_end(self, logs=None):
         # A run that ends at an epoch end has just been drawn (0.5-1 s of matplotlib each time).

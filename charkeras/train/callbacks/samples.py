@@ -1,8 +1,7 @@
-"""Generated samples during training (the "evolution of samples"), printed and kept in samples.jsonl."""
+"""Generated samples during training (the "evolution of samples"), printed and kept in the run's
+SAMPLES_FILE (`run.logs.append_sample`)."""
 
 from __future__ import annotations
-
-import json
 
 import keras
 import numpy as np
@@ -10,19 +9,24 @@ import numpy as np
 from charkeras.model.networks import zero_state
 from charkeras.model.numpy_step import NumpyStep
 from charkeras.sampling.numpy_sampler import generate_ids_numpy
-from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+from charkeras.train.callbacks.progress import TrainingProgress, current_step
+from charkeras.train.run.logs import append_sample
 
 
 class SamplePrinter(keras.callbacks.Callback):
-    """A sample every `sample_every` steps and at epoch ends, seeded by (seed, step)."""
+    """A sample on the run's cadence (`progress.samples`: every `sample_every` steps, else by the
+    clock) and at epoch ends, seeded by (seed, step)."""
 
     def __init__(self, progress: TrainingProgress, vocab, prime_id: int):
         super().__init__()
         self.progress, self.vocab, self.prime_id = progress, vocab, prime_id
 
+    def on_train_begin(self, logs=None):
+        self.progress.samples.start()
+
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
-        if every(step, self.progress.config.train.sample_every, self.progress):
+        if self.progress.samples.due(step, self.progress.layout.batches):
             self.sample(step)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -34,9 +38,18 @@ class SamplePrinter(keras.callbacks.Callback):
         # cover the other intervals), so a resumed run samples exactly where an unbroken one does.
         if interval and batches < interval and step % interval != 0 and step != batches:
             return
+        # By the clock: the first epoch end, then those the clock says are due.
+        if self.progress.samples.by_time and step != batches and not self.progress.samples.by_time_due():
+            return
         self.sample(step)
 
     def sample(self, step: int) -> str:
+        with self.progress.work.timing("sample"):
+            text = self._sample(step)
+        self.progress.samples.done(self.progress.work.latest["sample"])
+        return text
+
+    def _sample(self, step: int) -> str:
         cfg = self.progress.config
         # numpy, not a traced TensorFlow sampler: nothing to trace at the first epoch end (1.5 s before).
         step_fn = NumpyStep.from_model(self.model, cfg.model.layers)
@@ -45,7 +58,5 @@ class SamplePrinter(keras.callbacks.Callback):
         text = self.vocab.decode(ids[0])
         if self.progress.verbose:
             print(f"\n----- sample at step {step} -----\n{text}\n-----")
-        with open(self.progress.run.path / "samples.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps({"step": step, "val_loss": self.progress.last_val_loss, "text": text},
-                               ensure_ascii=False) + "\n")
+        append_sample(self.progress.run.path, step, self.progress.last_val_loss, text)
         return text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 
 from charkeras.model.carried_state import reset_states, set_states
-from charkeras.train.checkpoints import assign_metric_state
+from charkeras.train.run.checkpoints import assign_metric_state
 
 
 class StreamStates(keras.callbacks.Callback):

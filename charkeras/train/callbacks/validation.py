@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from charkeras.model.carried_state import get_states, reset_states, set_states
 from charkeras.probability import bits
-from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
+from charkeras.train.callbacks.progress import TrainingProgress, current_step
 
 
 class Validation(keras.callbacks.Callback):
-    """Validates at every epoch end and every `val_every` steps; adds the loss units to the epoch logs."""
+    """Validates at every epoch end and, between them, on the run's cadence (`progress.validations`:
+    every `val_every` steps, else by the clock); adds the loss units to the epoch logs. Each pass is
+    timed into `progress.work` ("validation")."""
 
     def __init__(self, progress: TrainingProgress, val_ds):
         super().__init__()
         self.progress, self.val_ds = progress, val_ds
         self._eval_fn = None
 
+    def on_train_begin(self, logs=None):
+        self.progress.validations.start()
+
     def on_train_batch_end(self, batch, logs=None):
         step = current_step(self.model)
-        if every(step, self.progress.config.train.val_every, self.progress):
+        if self.progress.validations.due(step, self.progress.layout.batches):
             loss = self.validate()
             if self.progress.verbose and not getattr(self.progress, "quiet_validations", False):
                 print(f"\nstep {step}: val loss {loss:.4f} nats/char ({bits(loss):.4f} bpc)")
@@ -40,6 +47,7 @@ class Validation(keras.callbacks.Callback):
     def validate(self) -> float:
         """Mean validation loss (nats/char) from a zero state; the training states are put back after."""
         progress = self.progress
+        began = time.monotonic()
         progress.stashed_states = get_states(self.model)
         try:
             reset_states(self.model)
@@ -49,11 +57,14 @@ class Validation(keras.callbacks.Callback):
             progress.stashed_states = None
         progress.last_val_loss = total / count
         progress.last_val_step = current_step(self.model)
+        spent = time.monotonic() - began
+        progress.work.record("validation", spent)
+        progress.validations.done(spent)
         return progress.last_val_loss
 
     def loss_sum(self) -> tuple[float, int]:
         """(summed loss, characters) over the validation batches, from the model's current states
-        (charkeras/train/distributed_loop.py's DistributedValidation runs it on every replica)."""
+        (charkeras/train/distributed/loop.py's DistributedValidation runs it on every replica)."""
         if self._eval_fn is None:
             model = self.model
 

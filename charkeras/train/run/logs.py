@@ -1,17 +1,17 @@
-"""The run's logs, kept in step with its checkpoints: log.csv and samples.jsonl (TensorBoard's event files:
-callbacks/tensorboard_log.py).
+"""The run's logs, kept in step with its checkpoints (file names: `names`):
 
-    log.csv        one row per finished epoch: epoch (counted from 1, like the console and the report),
-                   step (the global step at its end), then the epoch's logs in name order
-                   (bpc, loss, lr, val_bpc, val_loss)
-    samples.jsonl  one generated sample per line: step, val_loss (the last one measured), text
-    steps.csv, validations.csv   the report's step-axis curves (callbacks/curve_logs.py), rows by step
+    LOG_FILE          one row per finished epoch: epoch (counted from 1, like the console and the
+                      report), step (the global step at its end), then the epoch's logs in name order
+                      (bpc, loss, lr, val_bpc, val_loss)
+    STEPS_FILE, VALIDATIONS_FILE   the report's step-axis curves, rows by step
+                      (`callbacks.curve_logs` chooses their columns)
+    SAMPLES_FILE      one generated sample per line: step, val_loss (the last one measured), text
+    TENSORBOARD_DIR   event files (written by `callbacks.tensorboard_log`, rewound by `tensorboard`)
 
 Everything logged for a step is written before the checkpoint of that step (the loggers run before the
-Checkpointer, and `sync_logs` fsyncs them first), so a resume from the checkpoint at step S drops the
-rows after S (`rewind_logs`) and writes them again: the logs of a stopped and resumed run equal those of
-an unbroken one, with no repeated or missing row. log.csv files of older runs (epochs from 0, no step
-column) are rewritten in this layout when such a run is resumed. No TensorFlow here.
+Checkpointer, and `sync_logs` makes them durable first), so a resume from the checkpoint at step S drops
+the rows after S (`rewind_logs`) and writes them again: the logs of a stopped and resumed run equal those
+of an unbroken one, with no repeated or missing row. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -20,16 +20,35 @@ import contextlib
 import csv
 import io
 import json
-import os
 from pathlib import Path
 
-from charkeras.atomic import write_text_atomic
-from charkeras.train.report_curves import STEPS_FILE, VALIDATIONS_FILE
+from charkeras.atomic import fsync_file, write_text_atomic
+from charkeras.train.run.names import (
+    EVENT_FILES,
+    LOG_FILE,
+    SAMPLES_FILE,
+    STEPS_FILE,
+    TENSORBOARD_DIR,
+    VALIDATIONS_FILE,
+)
 
-LOG_FILE = "log.csv"
-SAMPLES_FILE = "samples.jsonl"
-TENSORBOARD_DIR = "tensorboard"
 _FIRST_COLUMNS = ("epoch", "step")
+
+
+def append_row(path: Path, columns, row: dict) -> None:
+    """Append one row to the CSV log `path` with a fixed set of columns (a header first, when new)."""
+    new = not path.is_file() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def append_sample(run_path, step: int, val_loss: float | None, text: str) -> None:
+    """Append one generated sample to SAMPLES_FILE."""
+    with open(Path(run_path) / SAMPLES_FILE, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"step": step, "val_loss": val_loss, "text": text}, ensure_ascii=False) + "\n")
 
 
 def append_log_row(run_path, row: dict) -> None:
@@ -44,8 +63,6 @@ def append_log_row(run_path, row: dict) -> None:
         return
     with open(path, "a", newline="", encoding="utf-8") as f:
         csv.DictWriter(f, header, restval="").writerow(values)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _cell(value) -> str:
@@ -79,23 +96,12 @@ def _write_log(path: Path, header: list[str], rows: list[dict]) -> None:
     write_text_atomic(path, buf.getvalue())
 
 
-def log_is_legacy(run_path) -> bool:
-    """log.csv written by an older charkeras (Keras's CSVLogger: epochs from 0, no step column)."""
-    header, _ = _read_log(Path(run_path) / LOG_FILE)
-    return header is not None and "step" not in header
-
-
-def rewind_logs(run_path, step: int, batches: int) -> None:
-    """Drop what log.csv and samples.jsonl hold for steps after `step` (those a resume from the
-    checkpoint at `step` runs again); torn last lines go too. `batches` per epoch converts old logs."""
+def rewind_logs(run_path, step: int) -> None:
+    """Drop what the logs hold for steps after `step` (those a resume from the checkpoint at `step` runs
+    again); torn last lines go too."""
     path = Path(run_path) / LOG_FILE
     header, rows = _read_log(path)
     if header is not None:
-        if "step" not in header:  # an older run's log: epochs from 0, no step column
-            header = ["epoch", "step"] + [c for c in header if c != "epoch"]
-            rows = [row | {"epoch": str(_int(row.get("epoch")) + 1),
-                           "step": str((_int(row.get("epoch")) + 1) * batches)}
-                    for row in rows if _int(row.get("epoch")) >= 0]
         kept = [row for row in rows if 0 <= _int(row.get("step")) <= step]
         _write_log(path, header, kept)
     for name in (STEPS_FILE, VALIDATIONS_FILE):
@@ -128,16 +134,12 @@ def _sample_step(line: str) -> int:
 
 
 def sync_logs(run_path) -> None:
-    """fsync log.csv, samples.jsonl and the TensorBoard event files (before a checkpoint is written)."""
+    """Make every log durable, TensorBoard's event files included (before a checkpoint is written)."""
     run_path = Path(run_path)
     files = [run_path / name for name in (LOG_FILE, SAMPLES_FILE, STEPS_FILE, VALIDATIONS_FILE)]
     tensorboard = run_path / TENSORBOARD_DIR
     if tensorboard.is_dir():
-        files += [p for p in tensorboard.rglob("events.out.tfevents.*") if p.is_file()]
+        files += [p for p in tensorboard.rglob(EVENT_FILES) if p.is_file()]
     for path in files:
-        with contextlib.suppress(OSError):
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+        with contextlib.suppress(OSError):  # a log not written yet
+            fsync_file(path)

@@ -1,38 +1,40 @@
 """Which tf.distribute strategy trains, on which devices, and which worker writes the run.
 
 `--strategy`:
-    one           the default strategy, one device; `model.fit` trains (charkeras/train/driver.py)
+    one           the default strategy, one device; `model.fit` trains (`driver.fit`)
     mirrored      MirroredStrategy over this machine's GPUs, or over `--cpu-devices N` logical CPUs
     multi-worker  MultiWorkerMirroredStrategy over the machines `TF_CONFIG` names (each worker's GPUs,
                   or one CPU replica per worker)
     auto          multi-worker when TF_CONFIG names a cluster, mirrored when more than one GPU is
                   visible or `--cpu-devices` asks for more than one device, else one
-Mirrored and multi-worker runs train with charkeras/train/distributed_loop.py. `--batch-size` stays the
-global number of streams B: each of the R replicas owns B/R contiguous streams (charkeras/data/replica_input.py)
-and its own carried state, so B must be divisible by R.
+Mirrored and multi-worker runs train with `loop.fit_distributed`. `--batch-size` stays the global number
+of streams B: each of the R replicas owns B/R contiguous streams (`data.replica_input`) and its own
+carried state, so B must be divisible by R.
 
-Everything here must run before TensorFlow's first op: logical CPU devices and the collective
-runtime of MultiWorkerMirroredStrategy are fixed when TensorFlow starts.
+The strategy must be chosen before TensorFlow's first op: logical CPU devices and the collective
+runtime of MultiWorkerMirroredStrategy are fixed when TensorFlow starts. What one fit knows about its
+place in the job lives in a `Job` made by `start_job`, one per fit, never in module state.
 """
 
 from __future__ import annotations
 
 import atexit
-import functools
+import contextlib
 import hashlib
 import shutil
 import signal
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
 
 from charkeras.config import STRATEGIES
 from charkeras.errors import RunDirError, WorkerLost, require
-from charkeras.train.cluster import cluster, is_chief_task, worker_count
-from charkeras.train.run_dir import CONFIG_FILE
-from charkeras.train.run_lock import LOCK_FILE
+from charkeras.train.distributed.cluster import cluster, is_chief_task, worker_count
+from charkeras.train.distributed.rendezvous import wait_for_peers
+from charkeras.train.run.names import CONFIG_FILE, LOCK_FILE
 
 
 def configure_cpu_devices(count: int) -> None:
@@ -61,8 +63,10 @@ def resolve_strategy_name(name: str | None, cpu_devices: int = 0) -> str:
     return "one"
 
 
-def choose_strategy(strategy=None, cpu_devices: int = 0):
-    """A tf.distribute.Strategy from a name of STRATEGIES (None: "auto") or a Strategy given as is."""
+def choose_strategy(strategy=None, cpu_devices: int = 0, cluster_timeout: float = 300.0):
+    """A tf.distribute.Strategy from a name of STRATEGIES (None: "auto") or a Strategy given as is.
+
+    Multi-worker: first waits up to `cluster_timeout` seconds for the other workers (`rendezvous`)."""
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy
     name = resolve_strategy_name(strategy, cpu_devices)
@@ -72,7 +76,7 @@ def choose_strategy(strategy=None, cpu_devices: int = 0):
                 "(README, \"Scaling out\")")
         require(cpu_devices <= 1, "--cpu-devices does not apply to --strategy multi-worker: each worker trains "
                                   "on its GPUs, or on its CPU as one replica")
-        job.multi_worker = True
+        wait_for_peers(cluster_timeout)
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _reclaim_signals()
         return strategy
@@ -87,7 +91,7 @@ def choose_strategy(strategy=None, cpu_devices: int = 0):
 def _reclaim_signals() -> None:
     """MultiWorkerMirroredStrategy's coordination service installs a SIGTERM handler of its own (a
     preemption notifier charkeras does not use), which swallows the signal: give SIGTERM and SIGINT back to
-    the Python handlers (charkeras/train/interrupts.py: stop after the step, with a checkpoint)."""
+    the Python handlers (`interrupts`: stop after the step, with a checkpoint)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -142,92 +146,102 @@ def barrier(strategy) -> None:
     tf.function(lambda: strategy.run(replica_fn))()
 
 
-class _Job:
-    """What the driver needs to know about this process's place in a multi-worker job."""
-
-    multi_worker: bool = False
-    run_path: Path | None = None  # the job's run directory (the chief's), for messages on any worker
-    waited: bool = False  # a non-chief worker already passed the start-up barrier (resume)
-
-
-job = _Job()
-
 # Collective failures: a peer that died, was restarted, or did not answer in time.
 PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
                tf.errors.AbortedError, tf.errors.InternalError, tf.errors.FailedPreconditionError)
 
 
-def worker_lost(exc: tf.errors.OpError, where: str = "") -> WorkerLost:
-    first_line = (exc.message or type(exc).__name__).strip().splitlines()[0][:300]
-    run = job.run_path
-    if run is not None and (run / CONFIG_FILE).is_file():
-        then = (f"Restart every worker with: charkeras fit --resume {run} (the same TF_CONFIG) to continue "
-                "exactly from the last checkpoint")
-    else:  # the chief had not created the run yet (or this worker cannot see it)
-        then = "The run was not created here: once the cause is fixed, start every worker again"
-    return WorkerLost(f"a worker of the multi-worker job stopped or cannot be reached ({first_line}){where}. {then}")
+def start_job(strategy, cpu_devices: int, out, cluster_timeout: float) -> Job:
+    """The strategy (see `choose_strategy`) and this process's part in the job, for one fit."""
+    return Job(choose_strategy(strategy, cpu_devices, cluster_timeout), Path(out))
 
 
-def stop_on_lost_workers(function):
-    """`fit` of a multi-worker job: a collective that fails because another worker stopped (a crash, a
-    kill, an error of its own) ends this worker with WorkerLost, one `error:` line, not a traceback."""
+@dataclass
+class Job:
+    """What one fit knows about this process's place in its (possibly multi-worker) job."""
 
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    strategy: tf.distribute.Strategy
+    run_path: Path  # the job's run directory (the chief's), for messages on any worker
+    waited: bool = False  # a non-chief worker already passed the start-up barrier (resume)
+
+    @property
+    def multi_worker(self) -> bool:
+        return is_multi_worker(self.strategy)
+
+    @property
+    def chief(self) -> bool:
+        return is_chief(self.strategy)
+
+    @property
+    def distributed(self) -> bool:
+        return is_distributed(self.strategy)
+
+    def worker_lost(self, exc: tf.errors.OpError, where: str = "") -> WorkerLost:
+        first_line = (exc.message or type(exc).__name__).strip().splitlines()[0][:300]
+        if (self.run_path / CONFIG_FILE).is_file():
+            then = (f"Restart every worker with: charkeras fit --resume {self.run_path} (the same "
+                    "TF_CONFIG) to continue exactly from the last checkpoint")
+        else:  # the chief had not created the run yet (or this worker cannot see it)
+            then = "The run was not created here: once the cause is fixed, start every worker again"
+        return WorkerLost(f"a worker of the multi-worker job stopped or cannot be reached "
+                          f"({first_line}){where}. {then}")
+
+    @contextlib.contextmanager
+    def lost_workers_as_errors(self):
+        """A collective that fails because another worker stopped (a crash, a kill, an error of its
+        own) ends this worker with WorkerLost, one `error:` line, not a traceback."""
         try:
-            return function(*args, **kwargs)
+            yield
         except PEER_ERRORS as exc:
-            if not job.multi_worker:
+            if not self.multi_worker:
                 raise
-            raise worker_lost(exc) from None
+            raise self.worker_lost(exc) from None
 
-    return wrapper
+    def worker_out(self, resume: bool) -> Path:
+        """The run directory this process trains in: the job's run itself off a cluster and on the chief.
 
+        A non-chief worker of a multi-worker job trains in a temporary directory removed when it exits,
+        as TensorFlow's multi-worker guide prescribes: every worker runs the same saving code (the
+        carried states are gathered inside it, a collective), but only the chief's files are kept. To
+        resume, it first waits for the chief to open the run (its repairs), then copies the run there
+        and resumes from the copy, so every worker makes the same decisions from the same checkpoint;
+        the run directory must therefore be readable by every worker (a shared filesystem, or a copy at
+        the same path) to resume.
+        """
+        if self.chief:
+            return self.run_path
+        index = worker_index(self.strategy)
+        temp = Path(tempfile.mkdtemp(prefix=f"charkeras-worker{index}-"))
+        atexit.register(shutil.rmtree, temp, True)
+        if resume:
+            barrier(self.strategy)  # the chief has opened (and repaired) the run: see prepare_replicas
+            self.waited = True
+            if not (self.run_path / CONFIG_FILE).is_file():
+                raise RunDirError(f"worker {index} cannot read the run {self.run_path} to resume it: every "
+                                  "worker of a multi-worker job must see the run directory at the same path "
+                                  "(a shared filesystem, or a copy of the chief's run directory)")
+            try:
+                shutil.copytree(self.run_path, temp, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns(".*.tmp", LOCK_FILE))
+            except shutil.Error:
+                pass  # a file the chief moved meanwhile (an unreadable checkpoint set aside): it skips it too
+        return temp
 
-def worker_out(out, strategy, resume: bool) -> Path:
-    """The run directory this process trains in: `out` itself off a cluster and on the chief.
+    def prepare_replicas(self, config) -> int:
+        """Check the run's options against the strategy before anything is written; returns b = B/R.
 
-    A non-chief worker of a multi-worker job trains in a temporary directory removed when it exits, as
-    TensorFlow's multi-worker guide prescribes: every worker runs the same saving code (the carried states
-    are gathered inside it, a collective), but only the chief's files are kept. To resume, it first waits
-    for the chief to open the run (its repairs), then copies the run there and resumes from the copy, so
-    every worker makes the same decisions from the same checkpoint; the run directory must therefore be
-    readable by every worker (a shared filesystem, or a copy at the same path) to resume.
-    """
-    job.run_path = Path(out)
-    if is_chief(strategy):
-        return Path(out)
-    temp = Path(tempfile.mkdtemp(prefix=f"charkeras-worker{worker_index(strategy)}-"))
-    atexit.register(shutil.rmtree, temp, True)
-    if resume:
-        barrier(strategy)  # the chief has opened (and repaired) the run: see prepare_replicas
-        job.waited = True
-        source = Path(out)
-        if not (source / CONFIG_FILE).is_file():
-            raise RunDirError(f"worker {worker_index(strategy)} cannot read the run {source} to resume it: every "
-                              "worker of a multi-worker job must see the run directory at the same path (a "
-                              "shared filesystem, or a copy of the chief's run directory)")
-        try:
-            shutil.copytree(source, temp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*.tmp", LOCK_FILE))
-        except shutil.Error:
-            pass  # a file the chief moved meanwhile (an unreadable checkpoint set aside): the chief skips it too
-    return temp
-
-
-def prepare_replicas(strategy, config) -> int:
-    """Check the run's options against the strategy before anything is written; returns b = B/R.
-
-    Multi-worker: also the start-up barrier the non-chief workers wait at before they copy a run to
-    resume (charkeras/train/distribution.py, `worker_out`), reached by the chief once it has opened the run.
-    """
-    per_replica = replica_batch_size(strategy, config.data.batch_size)
-    if is_multi_worker(strategy):
-        require(not (getattr(config.train, "time_budget", 0) and not config.train.max_steps),
-                "--time-budget cannot plan a multi-worker job (each worker would time itself): pass --max-steps")
-        if not job.waited:
-            barrier(strategy)
-        _check_same_options(strategy, config)
-    return per_replica
+        Multi-worker: also the start-up barrier the non-chief workers wait at before they copy a run
+        to resume (`worker_out`), reached by the chief once it has opened the run.
+        """
+        per_replica = replica_batch_size(self.strategy, config.data.batch_size)
+        if self.multi_worker:
+            require(not (config.train.time_budget and not config.train.max_steps),
+                    "--time-budget cannot plan a multi-worker job (each worker would time itself): "
+                    "pass --max-steps")
+            if not self.waited:
+                barrier(self.strategy)
+            _check_same_options(self.strategy, config)
+        return per_replica
 
 
 def _check_same_options(strategy, config) -> None:
@@ -240,5 +254,5 @@ def _check_same_options(strategy, config) -> None:
 
     gathered = tf.function(lambda value: strategy.run(replica_fn, args=(value,)))(tf.constant(mine, tf.float64))
     if len(set(strategy.experimental_local_results(gathered)[0].numpy().tolist())) != 1:
-        raise WorkerLost("the workers were not started with the same corpus and options (their configs differ): "
-                         "start every worker with the same command, TF_CONFIG aside")
+        raise WorkerLost("the workers were not started with the same corpus and options (their configs "
+                         "differ): start every worker with the same command, TF_CONFIG aside")

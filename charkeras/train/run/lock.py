@@ -1,7 +1,7 @@
 """The run directory's lock: one training process per run.
 
-`fit` (new, --force or --resume) holds an OS file lock (flock) on RUN/.charkeras-lock while it trains.
-The OS drops it when the process ends in any way (exit, exception, Ctrl-C, SIGKILL, a crash), so a lock
+`fit` (new, --force or --resume) holds an OS file lock (`atomic.try_lock`) on the run's LOCK_FILE
+while it trains. The OS drops it when the process ends in any way (exit, exception, Ctrl-C, SIGKILL, a crash), so a lock
 is never stale; a second process finds it taken and stops with one `error:` line before writing
 anything. The file itself stays (deleting a lock file races with its next user); it holds the pid of
 the last holder, for the message. flock is advisory and may not work across NFS clients.
@@ -14,14 +14,9 @@ import socket
 import time
 from pathlib import Path
 
+from charkeras.atomic import try_lock
 from charkeras.errors import RunDirError
-
-try:
-    import fcntl
-except ImportError:  # not POSIX: no lock (documented in the README's guarantees)
-    fcntl = None
-
-LOCK_FILE = ".charkeras-lock"
+from charkeras.train.run.names import LOCK_FILE
 
 
 class RunLock:
@@ -31,14 +26,12 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock or raise RunDirError naming the process that holds it. The directory must exist."""
-        if fcntl is None or self._fd is not None:
+        if self._fd is not None:
             return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not try_lock(fd):  # (always taken where the OS has no flock: documented in the README)
             os.close(fd)
-            raise _in_use(self.path) from None
+            raise _in_use(self.path)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
                   .encode(), 0)
@@ -58,18 +51,18 @@ class RunLock:
 def check_not_locked(directory) -> None:
     """Raise RunDirError when another process holds the lock of `directory`; writes nothing."""
     path = Path(directory) / LOCK_FILE
-    if fcntl is None or not path.is_file():
+    if not path.is_file():
         return
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        raise _in_use(path) from None
+        free = try_lock(fd)
     finally:
         os.close(fd)
+    if not free:
+        raise _in_use(path)
 
 
 def _in_use(lock_path: Path) -> RunDirError:

@@ -22,22 +22,21 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 
 from charkeras.atomic import recover_directory, remove_stale_temporaries, write_text_atomic
-from charkeras.config import CharConfig
-from charkeras.errors import RunDirError
+from charkeras.config import RESUMABLE, CharConfig
+from charkeras.errors import RunDirError, warn
 from charkeras.train import interrupts, kill_points
-from charkeras.train.callbacks.tensorboard_log import rewind_tensorboard
-from charkeras.train.checkpoints import CheckpointMeta, load_checkpoint, read_meta, read_metric_state
-from charkeras.train.run_dir import BEST, CONFIG_FILE, MARKER_FILE, RUN_FILE, RunDir
-from charkeras.train.run_lock import RunLock
-from charkeras.train.run_logs import TENSORBOARD_DIR, log_is_legacy, rewind_logs
-from charkeras.train.step_plan import planned_steps
+from charkeras.train.planning import planned_steps
+from charkeras.train.run.checkpoints import CheckpointMeta, load_checkpoint, read_meta, read_metric_state
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.lock import RunLock
+from charkeras.train.run.logs import rewind_logs
+from charkeras.train.run.names import BEST, CONFIG_FILE, RUN_FILE, TENSORBOARD_DIR, UNREADABLE_PREFIX
+from charkeras.train.run.tensorboard import rewind_tensorboard
 
-# train-section field -> its option
-CHANGEABLE = {"epochs": "--epochs", "max_steps": "--max-steps", "learning_rate": "--lr",
-              "clipnorm": "--clipnorm", "weight_decay": "--weight-decay"}
+# train-section field -> its option: the one list, beside the config fields
+CHANGEABLE = RESUMABLE
 
 
 def lock_run(run: RunDir) -> None:
@@ -55,8 +54,6 @@ def open_for_resume(run: RunDir) -> None:
         raise RunDirError(f"{run.path} is not a charkeras run (no such directory)")
     run.check_resumable()
     lock_run(run)
-    if not (run.path / MARKER_FILE).is_file():
-        run.write_marker()  # a run from before the marker: mark it as charkeras's now
     repair(run)
 
 
@@ -120,10 +117,10 @@ def restore_newest(run: RunDir, model, optimizer):
             failures.append((path, exc))
             continue
         for bad, exc in failures:
-            aside = _unused(run.checkpoints / f"unreadable-{bad.name}")
+            aside = _unused(run.checkpoints / f"{UNREADABLE_PREFIX}{bad.name}")
             bad.rename(aside)
-            print(f"warning: {exc}; resuming from the previous checkpoint {path.name} (the unreadable one is now "
-                  f"{aside})", file=sys.stderr)
+            warn(f"{exc}; resuming from the previous checkpoint {path.name} (the unreadable one is now "
+                 f"{aside})")
         return path, meta, states
     if failures:
         raise failures[0][1]
@@ -151,9 +148,8 @@ def restore_run(run: RunDir, model, optimizer, stored: CharConfig, config: CharC
         optimizer.learning_rate = config.train.learning_rate
     if config != stored:
         _record_changes(run, stored, config, start.step)
-    legacy = log_is_legacy(run.path)
-    rewind_logs(run.path, start.step, batches)
-    rewind_tensorboard(run.path, start.step, legacy_batches=batches if legacy else None)
+    rewind_logs(run.path, start.step)
+    rewind_tensorboard(run.path, start.step)
     session = interrupts.current_session()
     if session is not None:
         session.run_path = run.path
@@ -184,6 +180,6 @@ def best_val_loss(run: RunDir) -> float:
     try:
         loss = read_meta(best)["val_loss"]
     except RunDirError as exc:
-        print(f"warning: {exc}; the next validation becomes the best", file=sys.stderr)
+        warn(f"{exc}; the next validation becomes the best")
         return math.inf
     return math.inf if loss is None else float(loss)

@@ -1,8 +1,7 @@
 """The report's plot on a step axis: training loss (raw and smoothed), every validation, the learning rate.
 
-Reads steps.csv and validations.csv (charkeras/train/callbacks/curve_logs.py); a step written twice
-(a resumed run repeats the steps after its checkpoint) keeps its last row. Runs from before these
-files have only log.csv, and the report falls back to its epoch rows. No TensorFlow.
+Reads STEPS_FILE and VALIDATIONS_FILE (written by `callbacks.curve_logs`); a step written twice (a log
+appended to after its checkpoint, before a crash) keeps its last row. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,9 +12,8 @@ import math
 from pathlib import Path
 
 from charkeras.probability import LN2
+from charkeras.train.run.names import STEPS_FILE, VALIDATIONS_FILE
 
-STEPS_FILE = "steps.csv"
-VALIDATIONS_FILE = "validations.csv"
 SMOOTHING = 0.9  # exponential moving average weight of the past, per row
 
 

@@ -1,19 +1,15 @@
-"""The run directory: the files one training run writes, and the rules for creating and reading it.
+"""`RunDir`: one training run's directory, its files (named in `names`) and the rules for creating,
+replacing and reading it.
 
-    .charkeras-run  (the marker: "charkeras wrote this directory", with the run format version)
-    .charkeras-lock (held by the process training here: charkeras/train/run_lock.py)
-    config.json  vocab.json  run.json (corpus source, sha256, sizes, hardware)
-    checkpoints/ckpt-000000500/  checkpoints/best/
-    log.csv  samples.jsonl  tensorboard/  report.html  loss.png
-
-A directory is a run when it has the marker, or (runs from before the marker) config.json, vocab.json,
-run.json and checkpoints/ together; resuming such an older run adds the marker. `--force` replaces a run
-only, and removes only the files listed here; a directory with a config.json but no marker is not a run.
+A directory is a run when it has the marker, which a new run writes before anything else. `--force`
+replaces a run only, and removes only what a run writes there (`names.RUN_ENTRIES`): files of the
+user's own in the directory stay. No TensorFlow here.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -22,23 +18,28 @@ from charkeras.atomic import write_text_atomic
 from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
 from charkeras.schema import check_format_version, read_json
+from charkeras.text.id_cache import TFDS_PREFIX
 from charkeras.text.vocabulary import Vocabulary
-from charkeras.train.run_files import (
+from charkeras.train.run.lock import check_not_locked
+from charkeras.train.run.names import (
+    BEST,
+    CHECKPOINT_PREFIX,
+    CHECKPOINTS_DIR,
+    CONFIG_FILE,
+    LOCK_FILE,
+    MARKER_FILE,
+    META_FILE,
+    RUN_ENTRIES,
+    RUN_FILE,
+    VOCAB_FILE,
+    checkpoint_name,
+)
+from charkeras.train.run.schemas import (
     RUN_FORMAT_VERSION,
     read_config_file,
     read_run_info_file,
     read_vocab_file,
 )
-from charkeras.train.run_lock import LOCK_FILE, check_not_locked
-
-CONFIG_FILE = "config.json"
-VOCAB_FILE = "vocab.json"
-RUN_FILE = "run.json"
-CHECKPOINTS = "checkpoints"
-BEST = "best"
-MARKER_FILE = ".charkeras-run"
-_RUN_FILES = (CONFIG_FILE, VOCAB_FILE, RUN_FILE, CHECKPOINTS, "log.csv", "samples.jsonl", "tensorboard",
-              "report.html", "loss.png")
 
 
 class RunDir:
@@ -49,17 +50,14 @@ class RunDir:
 
     @property
     def checkpoints(self) -> Path:
-        return self.path / CHECKPOINTS
+        return self.path / CHECKPOINTS_DIR
 
     def exists(self) -> bool:
         return (self.path / CONFIG_FILE).is_file()
 
     def is_run(self) -> bool:
-        """charkeras wrote this directory: it has the marker, or all the files of an older run."""
-        if (self.path / MARKER_FILE).is_file():
-            return True
-        return all((self.path / name).is_file() for name in (CONFIG_FILE, VOCAB_FILE, RUN_FILE)) and \
-            self.checkpoints.is_dir()
+        """charkeras wrote this directory: it has the marker."""
+        return (self.path / MARKER_FILE).is_file()
 
     def check_can_create(self, force: bool) -> None:
         """Refuse to overwrite another run (or unrelated files) unless forced, and a run another process
@@ -78,21 +76,17 @@ class RunDir:
                 raise RunDirError(f"{self.path} holds another run: pass --resume to continue it or --force to "
                                   "replace it")
             return
-        if (self.path / CONFIG_FILE).exists():
-            raise RunDirError(f"{self.path} has a {CONFIG_FILE} but no {MARKER_FILE} marker, so it is not a run "
-                              "charkeras wrote: it cannot be continued with --resume or replaced with --force; "
-                              "choose a new --out")
         raise RunDirError(f"{self.path} is not empty and holds no charkeras run: choose a new --out "
                           "(--force only replaces a charkeras run)")
 
     def prepare_new(self, force: bool) -> None:
-        """Make the directory a new run. The caller holds its lock (charkeras/train/run_lock.py). With
-        force, only the previous run's own files are removed; the marker is written first, so a run
-        stopped while its files are written can still be replaced with --force."""
+        """Make the directory a new run. The caller holds its lock (`lock.RunLock`). With force, what
+        the previous run wrote (`names.RUN_ENTRIES`) is removed, and nothing else; the marker is
+        written first, so a run stopped while its files are written can still be replaced."""
         self._check_contents(force)
         self.path.mkdir(parents=True, exist_ok=True)
         if force:
-            for name in _RUN_FILES:
+            for name in RUN_ENTRIES:
                 target = self.path / name
                 if target.is_dir() and not target.is_symlink():
                     shutil.rmtree(target)
@@ -107,31 +101,47 @@ class RunDir:
     def check_resumable(self) -> None:
         """Raise RunDirError unless this is a complete run this charkeras can continue. Writes nothing."""
         marker = self.path / MARKER_FILE
-        if marker.is_file():
-            data = read_json(marker, RunDirError)
-            if not isinstance(data, dict):
-                raise RunDirError(f"{marker} is not a JSON object")
-            check_format_version(data, RUN_FORMAT_VERSION, str(marker), RunDirError)
-        elif not self.is_run():
-            if (self.path / CONFIG_FILE).is_file():
-                raise RunDirError(f"{self.path} is not a charkeras run (a {CONFIG_FILE} but no {MARKER_FILE} "
-                                  "marker)")
-            raise RunDirError(f"{self.path} is not a charkeras run (no {CONFIG_FILE})")
-        missing = [n for n in (CONFIG_FILE, VOCAB_FILE, RUN_FILE) if not (self.path / n).is_file()]
+        if not marker.is_file():
+            raise RunDirError(f"{self.path} is not a charkeras run (no {MARKER_FILE} marker)")
+        data = read_json(marker, RunDirError)
+        if not isinstance(data, dict):
+            raise RunDirError(f"{marker} is not a JSON object")
+        check_format_version(data, RUN_FORMAT_VERSION, str(marker), RunDirError)
+        missing = ", ".join(n for n in (CONFIG_FILE, VOCAB_FILE, RUN_FILE) if not (self.path / n).is_file())
+        if missing and self.list_checkpoints():  # removed since: --force would delete the checkpoints
+            raise RunDirError(f"{self.path} has checkpoints but no {missing}: restore the missing file "
+                              "(from a backup, or a copy of this run) to resume it; --force would replace "
+                              "the run and delete its checkpoints")
         if missing:
             raise RunDirError(f"{self.path} was stopped during start-up before its files were written (no "
-                              f"{', '.join(missing)}): start it again with charkeras fit CORPUS --out {self.path} "
+                              f"{missing}): start it again with charkeras fit CORPUS --out {self.path} "
                               "--force")
 
     def write_run_files(self, config: CharConfig, vocab: Vocabulary, run_info: dict) -> None:
+        """config.json, vocab.json and run.json; a corpus path is recorded absolute, so the run resumes
+        from any working directory."""
+        source = str(run_info["source"])
+        if not source.startswith(TFDS_PREFIX):
+            source = os.path.abspath(source)
         write_text_atomic(self.path / CONFIG_FILE, config.to_json())
         vocab.save(self.path / VOCAB_FILE)
-        write_text_atomic(self.path / RUN_FILE, json.dumps(run_info, indent=2))
+        write_text_atomic(self.path / RUN_FILE, json.dumps(run_info | {"source": source}, indent=2))
+
+    def corpus_source(self, given=None):
+        """The corpus a resume reads: `given`, else the source run.json records; a recorded path that
+        is gone (moved, or relative to another working directory) is an error saying how to give it."""
+        if given is not None:
+            return given
+        source = self.read_run_info()["source"]
+        if not source.startswith(TFDS_PREFIX) and not Path(source).exists():
+            raise RunDirError(f"the corpus {self.path} was trained on, {source}, is not found from "
+                              f"{os.getcwd()}: give its path, charkeras fit CORPUS --resume {self.path}")
+        return source
 
     def read_config(self) -> CharConfig:
         if not self.exists():
             raise RunDirError(f"{self.path} is not a charkeras run (no {CONFIG_FILE})")
-        return read_config_file(self.path / CONFIG_FILE)  # schema-checked: charkeras/train/run_files.py
+        return read_config_file(self.path / CONFIG_FILE)  # schema-checked (`schemas`)
 
     def read_vocab(self, vocab_size: int | None = None) -> Vocabulary:
         """vocab.json; pass config.model.vocab_size to refuse a vocabulary that does not fit the weights."""
@@ -140,10 +150,14 @@ class RunDir:
     def read_run_info(self) -> dict:
         return read_run_info_file(self.path / RUN_FILE)
 
+    def checkpoint(self, step: int) -> Path:
+        """Where the checkpoint of `step` is written."""
+        return self.checkpoints / checkpoint_name(step)
+
     def list_checkpoints(self) -> list[Path]:
         if not self.checkpoints.is_dir():
             return []
-        return sorted(p for p in self.checkpoints.glob("ckpt-*") if (p / "meta.json").is_file())
+        return sorted(p for p in self.checkpoints.glob(f"{CHECKPOINT_PREFIX}*") if (p / META_FILE).is_file())
 
     def latest_checkpoint(self) -> Path | None:
         found = self.list_checkpoints()
@@ -153,6 +167,6 @@ class RunDir:
         # .best.old: a replacement of best killed between its two renames (where renames cannot swap)
         for name in (BEST, f".{BEST}.old"):
             best = self.checkpoints / name
-            if (best / "meta.json").is_file():
+            if (best / META_FILE).is_file():
                 return best
         return None

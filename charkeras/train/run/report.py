@@ -1,14 +1,17 @@
-"""The training report of a run directory: report.html and loss.png, rebuilt from the run's own files.
+"""The training report of a run directory: REPORT_FILE and its plot PLOT_FILE, rebuilt from the run's
+own files at any time (`write_report`) and during training (`callbacks.report_refresh`).
 
-Sources (written by the training callbacks, charkeras/train/callbacks/, and the fit driver):
-  log.csv        one row per finished epoch: loss, bpc, val_loss, val_bpc, lr (Keras CSVLogger)
-  samples.jsonl  one generated sample per line: step, val_loss (the last one measured), text
-  config.json, run.json   the run's settings and corpus facts
-The training callback calls `update_report` at every epoch end, before the CSV logger has written that
-epoch's row, so it passes the row along. A resumed run may repeat epochs and samples: the last
-record for an epoch or step wins.
+Sources, all written by training (`logs` describes them):
+  LOG_FILE          one row per epoch end (epoch counted from 1, its global step, losses, lr)
+  STEPS_FILE, VALIDATIONS_FILE   the step-axis curves of the plot (`report_curves`)
+  SAMPLES_FILE      one generated sample per line
+  checkpoints, CONFIG_FILE, RUN_FILE   the step reached, the run's settings and corpus facts
+The step the page states is the newest step any of them records, so a run stopped before its first
+epoch end (a time budget, Ctrl-C) or resumed is described as it is. A resumed run may repeat steps in
+a log it appended to before a crash: the last record for an epoch or step wins.
 
 The page is self-contained (the PNG is inlined as a data URI) and makes no network requests.
+No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -17,26 +20,27 @@ import base64
 import csv
 import html
 import json
+import math
 import time
-import warnings
 from pathlib import Path
 
 from charkeras.atomic import write_bytes_atomic, write_text_atomic
 from charkeras.data.streams import StreamLayout
-from charkeras.errors import RunDirError
+from charkeras.errors import RunDirError, warn
 from charkeras.probability import LN2, bits
-from charkeras.train.report_curves import curves_png, finish_png, loss_and_lr_figure, read_curves
-from charkeras.train.run_dir import RunDir
+from charkeras.train.planning import planned_steps
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import CHECKPOINT_PREFIX, LOG_FILE, PLOT_FILE, REPORT_FILE, SAMPLES_FILE
+from charkeras.train.run.report_curves import curves_png, read_curves
 
-REPORT_FILE = "report.html"
-PLOT_FILE = "loss.png"
 _COLUMNS = ("loss", "val_loss", "lr")
 
 
 def read_epochs(run_path, latest_epoch: dict | None = None) -> list[dict]:
-    """Epoch rows from log.csv (plus `latest_epoch`), one per epoch, in order; numbers as floats."""
+    """Epoch rows of LOG_FILE (plus `latest_epoch`, a row not written yet), one per epoch, in order:
+    epoch (from 1) and step as ints, the losses and lr as floats or None."""
     rows: dict[int, dict] = {}
-    log = Path(run_path) / "log.csv"
+    log = Path(run_path) / LOG_FILE
     if log.is_file():
         try:
             with open(log, newline="", encoding="utf-8") as f:
@@ -55,14 +59,10 @@ def read_epochs(run_path, latest_epoch: dict | None = None) -> list[dict]:
 
 
 def _numeric_row(raw: dict) -> dict | None:
-    """A row with `epoch` counted from 0 inside this module: log.csv rows with a step column count from 1
-    (charkeras/train/run_logs.py), older logs and the row training passes along from 0."""
     try:
-        row = {"epoch": int(float(raw["epoch"]))}
+        row = {"epoch": int(float(raw["epoch"])), "step": int(float(raw["step"]))}
     except (KeyError, TypeError, ValueError):
         return None  # a header repeated by an appended log, or a torn last line
-    if raw.get("step") not in (None, ""):
-        row["epoch"] -= 1
     for key in _COLUMNS:
         try:
             row[key] = float(raw[key])
@@ -73,7 +73,7 @@ def _numeric_row(raw: dict) -> dict | None:
 
 def read_samples(run_path) -> list[dict]:
     """Samples in step order; a step sampled twice (after a resume) keeps its latest text."""
-    path = Path(run_path) / "samples.jsonl"
+    path = Path(run_path) / SAMPLES_FILE
     by_step: dict[int, dict] = {}
     if path.is_file():
         # errors="replace": a damaged line becomes unparsable JSON and is skipped like a torn one
@@ -96,64 +96,63 @@ def steps_per_epoch(run: RunDir) -> int | None:
     return StreamLayout.for_length(train_chars, config.data.batch_size, config.data.seq_len).batches
 
 
-def plot_png(epochs: list[dict], batches: int | None) -> bytes | None:
-    """Loss (nats/char, with a bpc axis) and learning rate at epoch ends, for runs that predate
-    steps.csv; None when there is nothing to draw or matplotlib is missing."""
-    figure = loss_and_lr_figure() if epochs else None
-    if figure is None:
-        return None
-    fig, loss_ax, lr_ax = figure
-    x = [_step(row, batches) for row in epochs]
-    for key, label, style in (("loss", "training (epoch mean)", "o-"), ("val_loss", "validation", "s-")):
-        points = [(xi, row[key]) for xi, row in zip(x, epochs) if row[key] is not None]
-        if points:
-            loss_ax.plot(*zip(*points), style, label=label, markersize=4)
-    lr_points = [(xi, row["lr"]) for xi, row in zip(x, epochs) if row["lr"] is not None]
-    if lr_points:
-        lr_ax.plot(*zip(*lr_points), "o-", color="tab:green", markersize=4)
-    return finish_png(fig, loss_ax, lr_ax, "step" if batches else "epoch", "learning rate (at epoch end)")
-
-
-def _step(row: dict, batches: int | None) -> int:
-    return (row["epoch"] + 1) * batches if batches else row["epoch"] + 1
+def step_reached(run: RunDir, epochs: list[dict], steps: list[dict], validations: list[dict]) -> int:
+    """The newest step the run's logs or checkpoints record (0 before the first)."""
+    found = [rows[-1]["step"] for rows in (epochs, steps, validations) if rows]
+    latest = run.latest_checkpoint()
+    if latest is not None:
+        found.append(int(latest.name[len(CHECKPOINT_PREFIX):]))
+    return max(found, default=0)
 
 
 def write_report(run_path, latest_epoch: dict | None = None) -> Path:
-    """(Re)write RUN/report.html and RUN/loss.png; returns the report's path."""
+    """(Re)write the run's REPORT_FILE and PLOT_FILE; returns the report's path."""
     run = RunDir(run_path)
     config = run.read_config()  # raises RunDirError for a directory that is not a run
     try:
         info = run.read_run_info()
     except (OSError, ValueError, RunDirError):
         info = {}
-    batches = steps_per_epoch(run)
     epochs = read_epochs(run.path, latest_epoch)
-    samples = read_samples(run.path)
-    png = curves_png(*read_curves(run.path)) or plot_png(epochs, batches)  # step axis when recorded
+    steps, validations = read_curves(run.path)
+    png = curves_png(steps, validations)
     if png is not None:
         write_bytes_atomic(run.path / PLOT_FILE, png)
-    page = _page(run, config, info, batches, epochs, samples, png)
+    step = step_reached(run, epochs, steps, validations)
+    page = _page(run, config, info, _progress(config.train, steps_per_epoch(run), step), epochs,
+                 validations, read_samples(run.path), png)
     write_text_atomic(run.path / REPORT_FILE, page)
     return run.path / REPORT_FILE
 
 
+def _progress(train, batches: int | None, step: int) -> str:
+    """"step S of P (epoch E of N)": P as planned now (before a time budget's plan: not known yet)."""
+    if train.time_budget and not train.max_steps:
+        return f"step {step:,} (the time budget plans the total after the first steps)"
+    if not batches:
+        return f"step {step:,}"
+    total = planned_steps(train, batches)
+    return (f"step {step:,} of {total:,} (epoch {max(1, math.ceil(step / batches)):,} of "
+            f"{math.ceil(total / batches):,})")
+
+
 def update_report(run_path, latest_epoch: dict | None = None) -> None:
-    """write_report for use during training: the report is a convenience, so a failure to write it
+    """`write_report` for use during training: the report is a convenience, so a failure to write it
     (a full disk, an odd log line) is a warning and never stops a long training run."""
     try:
         write_report(run_path, latest_epoch)
     except Exception as exc:  # noqa: BLE001 - see docstring
-        warnings.warn(f"{Path(run_path) / REPORT_FILE} not updated: {exc}", stacklevel=2)
+        warn(f"{Path(run_path) / REPORT_FILE} not updated: {exc}")
 
 
 def _fmt(value, spec=".4f") -> str:
     return "\u2013" if value is None else format(value, spec)
 
 
-def _page(run, config, info, batches, epochs, samples, png) -> str:
+def _page(run, config, info, progress, epochs, validations, samples, png) -> str:
     e = html.escape
     m, d, t = config.model, config.data, config.train
-    best = min((r for r in epochs if r["val_loss"] is not None), key=lambda r: r["val_loss"], default=None)
+    best = min(validations, key=lambda r: r["val_loss"], default=None)
     last = epochs[-1] if epochs else None
     facts = [
         ("corpus", (f"{info.get('source', '?')} ({info.get('chars', '?')} characters, "
@@ -162,24 +161,24 @@ def _page(run, config, info, batches, epochs, samples, png) -> str:
                   f"vocabulary {m.vocab_size}")),
         ("training", (f"batch {d.batch_size} x {d.seq_len} chars, {t.optimizer} lr {t.learning_rate} "
                      f"({t.lr_schedule}), clipnorm {t.clipnorm}, seed {t.seed}")),
-        ("progress", f"{len(epochs)} of {t.epochs} epochs"
-                     + (f", step {_step(last, batches)} of {t.epochs * batches}" if last and batches else "")),
-        ("latest", "no epoch finished yet" if last is None else
-                   f"epoch {last['epoch'] + 1}: train {_fmt(last['loss'])}, val {_fmt(last['val_loss'])} nats/char"),
+        ("progress", progress),
+        ("latest epoch", "no epoch finished yet" if last is None else
+                         f"epoch {last['epoch']} (step {last['step']:,}): train {_fmt(last['loss'])}, "
+                         f"val {_fmt(last['val_loss'])} nats/char"),
         ("best validation", "\u2013" if best is None else
                             f"{best['val_loss']:.4f} nats/char = {best['val_loss'] / LN2:.4f} bpc "
-                            f"(epoch {best['epoch'] + 1})"),
+                            f"(step {best['step']:,}, of {len(validations)} validations)"),
         ("updated", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
     ]
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     epoch_rows = "".join(
-        f"<tr><td>{r['epoch'] + 1}</td><td>{_step(r, batches) if batches else _fmt(None)}</td>"
+        f"<tr><td>{r['epoch']}</td><td>{r['step']}</td>"
         f"<td>{_fmt(r['loss'])}</td><td>{_fmt(bits(r['loss']))}</td>"
         f"<td>{_fmt(r['val_loss'])}</td><td>{_fmt(bits(r['val_loss']))}</td>"
         f"<td>{_fmt(r['lr'], '.3g')}</td></tr>" for r in epochs)
     plot = (f'<img id="loss-plot" alt="loss and learning rate against steps" '
             f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-            if png else "<p>No plot yet: it appears after the first epoch (and needs matplotlib).</p>")
+            if png else "<p>No plot yet: it appears after the first steps (and needs matplotlib).</p>")
     sample_items = "".join(_sample_item(s) for s in samples)
     title = f"charkeras training report: {run.path.resolve().name}"
     return _TEMPLATE.format(

@@ -1,6 +1,6 @@
 """Data-parallel training on R replicas (MirroredStrategy, MultiWorkerMirroredStrategy): the custom loop.
 
-`model.fit` trains with one device (charkeras/train/driver.py). Under MultiWorkerMirroredStrategy it
+`model.fit` trains with one device (`driver.fit`). Under MultiWorkerMirroredStrategy it
 is broken in Keras 3.15 (keras-team/keras#20585), and under any strategy Keras clips each replica's
 partial gradient before summing them, which is not the one-device mathematics. This loop runs
 `strategy.run` on the same model and optimizer and drives the same callbacks in the order `model.fit`
@@ -8,9 +8,9 @@ calls them (reset the loss mean, on_epoch_begin, on_train_batch_begin/end per st
 so validation, samples, checkpoints, logs and the report behave as they do on one device.
 
 The same mathematics as one device with the global batch B (dropout 0; dropout draws per-replica
-masks, charkeras/model/replica_dropout.py):
+masks, `model.replica_dropout`):
   - replica r reads global streams [r*b, (r+1)*b), b = B/R, and carries their state
-    (charkeras/data/replica_input.py, charkeras/model/replica_states.py);
+    (`data.replica_input`, `model.replica_states`);
   - each replica's loss is its summed cross-entropy divided by the GLOBAL B*T characters, so the sum of
     the replicas' losses (and gradients) is the one-device mean;
   - the gradients are summed over replicas (all-reduce) and then clipped per variable with --clipnorm as
@@ -20,7 +20,7 @@ masks, charkeras/model/replica_dropout.py):
 
 Multi-worker: every worker runs this loop and all the callbacks in lockstep (the state gathers inside
 checkpoints and validation are collectives); only the chief's run directory is kept
-(charkeras/train/distribution.py). A stop decided on one worker (a callback setting stop_training)
+(`strategy.Job.worker_out`). A stop decided on one worker (a callback setting stop_training)
 is agreed on by all before the next step. A worker that dies makes the collectives fail on the
 others: they stop with WorkerLost, and `fit --resume` continues from the last checkpoint.
 """
@@ -38,8 +38,9 @@ from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import current_step
 from charkeras.train.callbacks.safe_point import SafePoint
 from charkeras.train.callbacks.validation import Validation
-from charkeras.train.distribution import PEER_ERRORS, is_chief, is_multi_worker, job, worker_lost
+from charkeras.train.distributed.strategy import PEER_ERRORS, Job
 from charkeras.train.interrupts import Interrupted, current_session, stop_requested
+from charkeras.train.run.names import CHECKPOINTS_DIR
 
 SUM = tf.distribute.ReduceOp.SUM
 
@@ -112,12 +113,13 @@ def summed_gradients(context, grads, clipnorm: float | None) -> list:
     return [tf.clip_by_norm(g, clipnorm) for g in reduced]
 
 
-def fit_distributed(model, strategy, ids, layout, segments, callbacks, *, verbose: int = 0) -> dict[str, list]:
-    """Train the steps of `segments` (charkeras/train/step_plan.py) as `model.fit` would, one fit call per
+def fit_distributed(model, job: Job, ids, layout, segments, callbacks, *, verbose: int = 0) -> dict[str, list]:
+    """Train the steps of `segments` (`planning.fit_segments`) as `model.fit` would, one fit call per
     segment, with the callbacks `fit` gives `model.fit`; returns the merged history."""
+    strategy = job.strategy
     train_step = make_train_step(model, strategy, layout.batch_size * layout.seq_len)
     use_local_loss_tracker(model)
-    lockstep = _Lockstep(strategy, callbacks) if is_multi_worker(strategy) else None
+    lockstep = _Lockstep(job, callbacks) if job.multi_worker else None
     if lockstep is not None:
         callbacks = lockstep.callbacks
         lockstep.check_same_start(model)
@@ -132,7 +134,7 @@ def fit_distributed(model, strategy, ids, layout, segments, callbacks, *, verbos
     except PEER_ERRORS as exc:
         if lockstep is None:
             raise
-        raise worker_lost(exc, f"; the job stops at step {_step_or_unknown(model)}") from None
+        raise job.worker_lost(exc, f"; the job stops at step {_step_or_unknown(model)}") from None
     return history
 
 
@@ -191,15 +193,14 @@ class _Lockstep:
     """Multi-worker: the decisions every worker must take together, or their collectives stop matching.
 
     - Where the run starts: every worker resumed from the same step with the same best loss, or none runs.
-    - Where it stops: at the end of each step's work (charkeras/train/callbacks/safe_point.py's safe
-      point), the workers agree on a stop a callback asked for (early stopping) and on a Ctrl-C/SIGTERM
+    - Where it stops: at the end of each step's work (`callbacks.safe_point.SafePoint`), the workers agree on a stop a callback asked for (early stopping) and on a Ctrl-C/SIGTERM
       any of them received; then each writes the interruption checkpoint (the chief's is kept) and
       stops. The safe point's own check reads this process's signal alone, so it is done here instead.
     """
 
-    def __init__(self, strategy, callbacks):
-        self.strategy = strategy
-        self.chief = is_chief(strategy)
+    def __init__(self, job: Job, callbacks):
+        strategy = self.strategy = job.strategy
+        self.chief, self.run_path = job.chief, job.run_path
         session = current_session()
         if session is not None and not self.chief:  # what an interruption tells to do: the job's run
             session.run_path = job.run_path
@@ -220,7 +221,7 @@ class _Lockstep:
         rows = self._gather([float(current_step(model)), float(min(best, 1e300))])
         if (rows != rows[0]).any():
             raise WorkerLost(f"the workers do not resume from the same point (steps {rows[:, 0].min():.0f} to "
-                             f"{rows[:, 0].max():.0f}): every worker must read the same run directory {job.run_path}")
+                             f"{rows[:, 0].max():.0f}): every worker must read the same run directory {self.run_path}")
 
     def finish(self) -> None:
         """Every worker has done its last step's work (the chief, which hosts TensorFlow's coordination
@@ -236,7 +237,7 @@ class _Lockstep:
             path = self.safe_points[0].checkpointer.save(reason="interrupted")
             session = current_session()
             if session is not None:  # the chief wrote the job's checkpoint of this step
-                session.saved = path if self.chief else job.run_path / "checkpoints" / Path(path).name
+                session.saved = path if self.chief else self.run_path / CHECKPOINTS_DIR / Path(path).name
             raise Interrupted(int(signum))
 
 

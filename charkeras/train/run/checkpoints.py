@@ -8,7 +8,7 @@ A checkpoint is a directory written atomically:
 Restoring them plus the data position (derived from the step) continues a run bit for bit.
 Checkpoints are plain numpy arrays, so one written on a GPU loads on a CPU.
 
-`checkpoints/best` is replaced by one atomic exchange of two complete directories (charkeras/atomic.py),
+`checkpoints/best` is replaced by one atomic exchange of two complete directories (`atomic_directory`),
 so no kill leaves a run without it; its files are hard links to the checkpoint it copies when possible.
 """
 
@@ -30,8 +30,9 @@ from charkeras.config import CharConfig
 from charkeras.errors import RunDirError
 from charkeras.schema import read_json
 from charkeras.train import kill_points
-from charkeras.train.run_dir import BEST, RunDir
-from charkeras.train.run_files import check_meta
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import BEST, META_FILE, VARIABLES_FILE
+from charkeras.train.run.schemas import check_meta
 
 
 @dataclass
@@ -63,8 +64,8 @@ def save_checkpoint(path: Path, model, optimizer, states: list[np.ndarray], meta
         "metric_variables": [v.path for v in metrics],
     }
     with atomic_directory(path) as tmp:
-        np.savez(tmp / "variables.npz", **arrays)
-        (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+        np.savez(tmp / VARIABLES_FILE, **arrays)
+        (tmp / META_FILE).write_text(json.dumps(info, indent=2))
         kill_points.reached("during_checkpoint_write")
 
 
@@ -77,7 +78,7 @@ def read_metric_state(path: Path, model) -> list[np.ndarray] | None:
     if not isinstance(names, list) or [_generic(str(n)) for n in names] != [_generic(n) for n in wanted]:
         return None
     try:
-        with np.load(Path(path) / "variables.npz") as npz:
+        with np.load(Path(path) / VARIABLES_FILE) as npz:
             return [npz[f"metric/{i}"] for i in range(len(names))]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):
         return None
@@ -89,8 +90,8 @@ def assign_metric_state(model, values: list[np.ndarray]) -> None:
 
 
 def read_meta(path: Path) -> dict:
-    """A checkpoint's meta.json, schema-checked (charkeras/train/run_files.py)."""
-    meta = Path(path) / "meta.json"
+    """A checkpoint's META_FILE, schema-checked (`schemas.check_meta`)."""
+    meta = Path(path) / META_FILE
     return check_meta(read_json(meta, RunDirError, f"checkpoint {meta}"), meta)
 
 
@@ -99,11 +100,11 @@ def load_checkpoint(path: Path, model, optimizer=None) -> tuple[CheckpointMeta, 
     info = read_meta(path)
     try:
         # Every array is read here, so a truncated or zero-byte file fails before any variable changes.
-        with np.load(Path(path) / "variables.npz") as npz:
+        with np.load(Path(path) / VARIABLES_FILE) as npz:
             data = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise RunDirError(f"checkpoint {path}/variables.npz is unreadable ({reason}); remove that checkpoint "
+        raise RunDirError(f"checkpoint {path}/{VARIABLES_FILE} is unreadable ({reason}); remove that checkpoint "
                           "directory to use an earlier one") from None
     _assign(model.variables, data, "model", info["model_variables"], path)
     if optimizer is not None:

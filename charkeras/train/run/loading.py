@@ -8,8 +8,9 @@ from pathlib import Path
 from charkeras.errors import ModelLoadError
 from charkeras.model.networks import build_training_model
 from charkeras.model.weights import inference_model_from
-from charkeras.train.checkpoints import load_checkpoint
-from charkeras.train.run_dir import RunDir
+from charkeras.train.run.checkpoints import load_checkpoint
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import META_FILE
 
 
 def choose_checkpoint(run: RunDir, checkpoint: str | os.PathLike = "best") -> Path:
@@ -20,8 +21,8 @@ def choose_checkpoint(run: RunDir, checkpoint: str | os.PathLike = "best") -> Pa
         chosen = run.latest_checkpoint()
     else:
         chosen = Path(checkpoint)
-        if not (chosen / "meta.json").is_file():
-            raise ModelLoadError(f"{chosen} is not a checkpoint directory (no meta.json)")
+        if not (chosen / META_FILE).is_file():
+            raise ModelLoadError(f"{chosen} is not a checkpoint directory (no {META_FILE})")
     if chosen is None:
         raise ModelLoadError(f"{run.path} has no checkpoint yet: train it first (charkeras fit)")
     return Path(chosen)

@@ -26,7 +26,7 @@ from charkeras.schema import (
 )
 from charkeras.text.vocabulary import Vocabulary
 
-RUN_FORMAT_VERSION = 1  # of run.json (and the run directory it describes); absent in older runs = 1
+RUN_FORMAT_VERSION = 1  # of run.json and the marker (and the run directory they describe)
 
 RUN_INFO_SCHEMA = {
     "format_version": integer(1),
