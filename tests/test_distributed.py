@@ -345,7 +345,9 @@ def _workers(args, tmp_path, kill_worker_1_after=None, meanwhile=None):
 @pytest.mark.slow
 def test_two_workers_train_like_one_device_and_resume_after_a_worker_is_killed(corpus, reference, tmp_path):
     run = tmp_path / "workers"
-    (rc0, err0), (rc1, _) = _workers(["--strategy", "multi-worker", corpus, "--out", run, "--quiet", *_cli_args()],
+    # Samples on a step cadence (by default they come by the clock, too rarely for 8 steps).
+    args = _cli_args({**OPTIONS, "sample_every": 3})
+    (rc0, err0), (rc1, _) = _workers(["--strategy", "multi-worker", corpus, "--out", run, "--quiet", *args],
                                      tmp_path, kill_worker_1_after=5)
     assert rc1 == -9
     assert rc0 == 2 and "error: a worker of the multi-worker job stopped" in err0, err0[-3000:]

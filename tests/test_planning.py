@@ -7,6 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from conftest import SHAKESPEARE
+
 from charkeras.config import CharConfig, TrainConfig
 from charkeras.errors import ConfigError
 from charkeras.train.callbacks.cadence import MAX_INTERVAL, Cadence, validation_cadence
@@ -260,16 +262,19 @@ def test_fit_stops_mid_epoch_at_max_steps_with_the_schedule_fitted(shakespeare_s
 
 
 @pytest.mark.slow
-def test_budget_run_plans_stops_and_records_the_plan(shakespeare_slice, tiny_config, tmp_path):
+def test_budget_run_plans_stops_and_records_the_plan(tiny_config, tmp_path):
     import time
 
     from charkeras.train.driver import fit
     from charkeras.train.run.directory import RunDir
     from charkeras.train.run.names import VALIDATIONS_FILE
 
+    # Epochs of a few seconds, longer than the clock's validation interval (5% of the budget: 1.25 s).
+    corpus = tmp_path / "longer.txt"
+    corpus.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:60_000], encoding="utf-8")
     config = tiny_config.replace(train={"epochs": UNLIMITED_EPOCHS, "time_budget": 25.0})
     began = time.monotonic()
-    model, history = fit(shakespeare_slice, tmp_path / "r", config, verbose=0, started=began)
+    model, history = fit(corpus, tmp_path / "r", config, verbose=0, started=began)
     took = time.monotonic() - began
     stored = json.loads((tmp_path / "r" / "config.json").read_text())["train"]
     assert stored["max_steps"] == int(model.optimizer.iterations.numpy())
