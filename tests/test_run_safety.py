@@ -466,3 +466,17 @@ def test_logs_are_cut_back_to_the_checkpoint(tmp_path):
         b"epoch,step,loss,lr\r\n1,10,2.5,0.002\r\n2,20,2.0,0.001\r\n"
     assert [r["step"] for r in read_rows(tmp_path / names.STEPS_FILE, ("loss",))] == [10, 20]
     assert (tmp_path / names.SAMPLES_FILE).read_text() == '{"step": 5, "text": "a"}\n'
+
+
+def test_patience_on_resume_counts_every_recorded_validation_clock_ones_included(tmp_path):
+    """Validations by the clock fall on no step cadence: a resume must count them from the log."""
+    from charkeras.train.callbacks.curve_logs import VALIDATION_COLUMNS
+    from charkeras.train.callbacks.early_stopping import validations_between
+    from charkeras.train.run.logs import append_row
+
+    for step in (37, 74, 91, 148, 160):  # 74 and 148: epoch ends; 37, 91, 160: by the clock
+        append_row(tmp_path / VALIDATIONS_FILE, VALIDATION_COLUMNS,
+                   {"step": step, "epoch": step // 74 + 1, "val_loss": 2.0, "val_bpc": 2.9, "time": 0.0})
+    assert validations_between(37, 148, tmp_path) == 3
+    assert validations_between(0, 36, tmp_path) == 0
+    assert validations_between(148, 200, tmp_path) == 1

@@ -1,11 +1,13 @@
 """`fit --patience N`: stop after N validations in a row without a new best validation loss.
 
-Validations are the epoch-end ones and every `val_every` steps; the best checkpoint (epoch ends) is
-kept in checkpoints/best as always. Must come after Validation, whose result it reads.
+Every validation counts: the epoch-end ones and those on the run's cadence (every `val_every` steps,
+else by the clock); the best checkpoint (epoch ends) is kept in checkpoints/best as always. Must come
+after Validation, whose result it reads.
 
-A resumed run counts on from where the stopped one was: the validations since the best checkpoint's
-step, and a best written after the resumed checkpoint (then killed) counts as the improvement it was
-when it is measured again. So --patience stops a resumed run at the step an unbroken one stops at.
+A resumed run counts on from where the stopped one was: the validations recorded since the best
+checkpoint's step (the run's validation log, rewound to the resumed checkpoint), and a best written
+after the resumed checkpoint (then killed) counts as the improvement it was when it is measured again.
+So --patience stops a resumed run on a step cadence at the step an unbroken one stops at.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from charkeras.errors import RunDirError
 from charkeras.train.callbacks.progress import AfterValidation, TrainingProgress, current_step
 from charkeras.train.run.checkpoints import read_meta
+from charkeras.train.run.report_curves import read_curves
 
 
 class EarlyStopping(AfterValidation):
@@ -38,7 +41,7 @@ class EarlyStopping(AfterValidation):
             self.best_step = None
         start = current_step(self.model)
         if self.best_step is not None and self.best_step <= start:
-            self.without_improvement = validations_between(self.best_step, start, self.progress)
+            self.without_improvement = validations_between(self.best_step, start, self.progress.run.path)
             self.best_step = None
 
     def validated(self, step: int, loss: float) -> None:
@@ -55,11 +58,7 @@ class EarlyStopping(AfterValidation):
                           f"on {self.best:.4f} nats/char (best checkpoint: {self.progress.run.checkpoints / 'best'})")
 
 
-def validations_between(first: int, last: int, progress: TrainingProgress) -> int:
-    """Validations at steps in (first, last]: every epoch end, and every `val_every` steps."""
-    batches, val_every = progress.layout.batches, progress.config.train.val_every
-    count = last // batches - first // batches
-    if val_every:
-        both = val_every * batches // math.gcd(val_every, batches)
-        count += (last // val_every - first // val_every) - (last // both - first // both)
-    return count
+def validations_between(first: int, last: int, run_path) -> int:
+    """Validations recorded at steps in (first, last], clock validations included."""
+    _, validations = read_curves(run_path)
+    return sum(first < row["step"] <= last for row in validations)
