@@ -9,10 +9,15 @@ import os
 
 __version__ = "0.1.0"
 
-# TensorFlow's C++ start-up and device chatter (cuInit failures on a machine without a GPU, CPU feature
-# notes, oneDNN fallbacks) is not for a library's user; set before anything imports TensorFlow, and
-# only when the user has not chosen a level. (Lines logged before absl is initialised ignore it.)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow's C++ start-up and device chatter (cuInit failures on a machine without a GPU, CPU
+# feature notes, oneDNN fallbacks) is not for a library's user; set before anything imports
+# TensorFlow, and only when the user has not chosen a level. The lines logged while TensorFlow
+# loads, before absl reads the level, are filtered from its first import (`native_chatter`).
+if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    from charkeras.native_chatter import quiet_tensorflow_import
+
+    quiet_tensorflow_import()
 
 __all__ = [
     "CharConfig",
@@ -36,7 +41,7 @@ _LAZY = {
     "TrainConfig": "charkeras.config",
     "CharkerasError": "charkeras.errors",
     "Vocabulary": "charkeras.text.vocabulary",
-    "fit": "charkeras.train.driver",
+    "fit": "charkeras.runtime.fitting",
     "load": "charkeras.runtime.loading",
     "export": "charkeras.exporting.writer",
     "CharModel": "charkeras.runtime.char_model",

@@ -1,4 +1,5 @@
-"""Atomic, durable writes: write beside the target under a temporary name, fsync, then rename over it.
+"""Atomic, durable writes: write beside the target under a temporary name, fsync, then rename over
+it.
 
 A crash, a kill or a power loss leaves either the old file/directory or the new one, never a
 half-written one: the new data and its directory entry are fsynced before and after the rename.
@@ -91,9 +92,9 @@ def fsync_file(path: Path) -> None:
 
 
 def try_lock(fd: int) -> bool:
-    """Take an exclusive OS lock (flock) on the open file `fd` without waiting; False when another open
-    file holds it. The OS drops it when `fd` is closed or its process ends in any way, so it is never
-    stale. Where the OS has no flock, True: nothing can be locked there."""
+    """Take an exclusive OS lock (flock) on the open file `fd` without waiting; False when another
+    open file holds it. The OS drops it when `fd` is closed or its process ends in any way, so it is
+    never stale. Where the OS has no flock, True: nothing can be locked there."""
     if fcntl is None:
         return True
     try:
@@ -104,7 +105,8 @@ def try_lock(fd: int) -> bool:
 
 
 def lock_while_writing(fd: int) -> None:
-    """Hold an OS lock on a temporary being written, so `remove_stale_temporaries` leaves it alone."""
+    """Hold an OS lock on a temporary being written, so `remove_stale_temporaries` leaves it
+    alone."""
     if not try_lock(fd):
         raise BlockingIOError(errno.EAGAIN, "locked by another process")
 
@@ -168,13 +170,14 @@ def recover_directory(path: Path) -> None:
 
 
 def _rename_if_absent(tmp: Path, path: Path) -> None:
-    """Rename the directory `tmp` to `path` unless `path` is a file or a non-empty directory (a plain
-    rename onto an empty directory replaces it; onto a non-empty one it fails, atomically)."""
+    """Rename the directory `tmp` to `path` unless `path` is a file or a non-empty directory (a
+    plain rename onto an empty directory replaces it; onto a non-empty one it fails, atomically)."""
     try:
         os.rename(tmp, path)
     except OSError as exc:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR):
-            raise FileExistsError(errno.EEXIST, "created by another process meanwhile", str(path)) from None
+            raise FileExistsError(errno.EEXIST, "created by another process meanwhile",
+                                  str(path)) from None
         raise
     fsync_directory(path.parent)
 
@@ -183,8 +186,8 @@ def _rename_if_absent(tmp: Path, path: Path) -> None:
 def atomic_directory(path: Path, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary directory beside `path`; on success it replaces `path` as a whole, durably.
 
-    With `replace=False` it only creates `path`: when another process made `path` a non-empty directory
-    (or a file) meanwhile, FileExistsError is raised and that `path` is left as it is.
+    With `replace=False` it only creates `path`: when another process made `path` a non-empty
+    directory (or a file) meanwhile, FileExistsError is raised and that `path` is left as it is.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

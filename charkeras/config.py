@@ -43,6 +43,15 @@ VOCAB_MAX = 0x110000 + 2  # every Unicode code point, plus the padding and unkno
 # callback, where a stop signal waits for it to end.
 SAMPLE_LEN_MAX = 10_000
 AUTO = "by corpus size"  # shown as the default of the sizes fit chooses from the corpus
+# What a run started from a base (--init-from) uses for the options left out: measured with
+# tools/bench_finetune.py (docs/guides/fine-tuning.md). A fine-tuned model starts near a good
+# solution: a short warm-up, a higher peak than from scratch, and more, smaller steps in a short
+# time.
+FINE_TUNE_LR = 4e-3
+FINE_TUNE_WARMUP = 10
+FINE_TUNE_LAYOUT = (16, 100)  # batch size x seq-len
+# The training fields with a fine-tuning default (taken when left out, like the sizes).
+FINE_TUNE_FIELDS = ("learning_rate", "warmup_steps")
 
 
 @dataclass(frozen=True)
@@ -101,7 +110,22 @@ def _check_int32(section) -> None:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the network. `vocab_size` is filled in from the corpus."""
+    """The network's shape: `Embedding -> [LSTM -> Dropout] x layers -> Dense`.
+
+    Each field below that `charkeras fit` takes as an option is documented by that option's help.
+
+    Attributes:
+        vocab_size: Characters in the vocabulary, padding and unknown ids included; `fit` fills
+            it in from the corpus (0 until then).
+
+    Examples:
+        >>> import charkeras
+        >>> charkeras.ModelConfig(layers=1, units=128).units
+        128
+        >>> charkeras.ModelConfig(dropout=1.0).validate()
+        Traceback (most recent call last):
+        charkeras.errors.ConfigError: --dropout must be in [0, 1) (got 1.0)
+    """
 
     vocab_size: int = 0
     embedding_dim: int = _field(64, "Character embedding size.", auto=AUTO)
@@ -137,6 +161,19 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """How the corpus is read and cut into batches: B parallel streams of T characters.
+
+    Batch k holds characters [k * T, (k + 1) * T) of each of the B streams (contiguous pieces of
+    the training text), so the LSTM state carried from one batch to the next is meaningful. Each
+    field is documented by its `charkeras fit` option.
+
+    Examples:
+        >>> import charkeras
+        >>> data = charkeras.DataConfig(batch_size=16, seq_len=50)
+        >>> data.batch_size * data.seq_len  # characters per training step
+        800
+    """
+
     batch_size: int = _field(64, "Parallel streams (B).", auto="{default}, less for small corpora")
     seq_len: int = _field(100, "Truncated BPTT length in characters (T).",
                           auto="{default}, less for tiny corpora")
@@ -159,6 +196,28 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """How the run trains: its length, optimizer and schedule, checkpoints, validations, samples.
+
+    Each field that `charkeras fit` takes as an option is documented by that option's help; a
+    resume may change only those marked so (`charkeras.config.RESUMABLE`).
+
+    Attributes:
+        schedule_steps: The learning-rate schedule's length in steps, pinned when a resume
+            changes `epochs` or `max_steps` (0: the steps the run plans), so a longer run holds
+            the final learning rate instead of jumping back up.
+        min_lr_frac: The cosine and exponential schedules end at `learning_rate * min_lr_frac`.
+        max_loss: A training loss above this counts as exploded: the run stops, naming the last
+            good checkpoint.
+
+    Examples:
+        >>> import charkeras
+        >>> train = charkeras.TrainConfig(epochs=5, learning_rate=1e-3, patience=3)
+        >>> train.optimizer, train.lr_schedule
+        ('adam', 'cosine')
+        >>> charkeras.TrainConfig(time_budget=900).time_budget  # seconds: --time-budget 15m
+        900
+    """
+
     epochs: int = _field(
         20, "Passes over the training text. With --resume: where the run now stops; the LR "
         "schedule keeps its length and holds its final LR beyond it (no jump up).", resumable=True)
@@ -178,6 +237,8 @@ class TrainConfig:
     lr_schedule: str = _field("cosine", "Learning-rate schedule over the whole run.",
                               choices=LR_SCHEDULES)
     min_lr_frac: float = 0.05  # cosine/exponential decay ends at learning_rate * min_lr_frac
+    # what fit chose for the sizes left out, and why (`train.sizing`), for the record
+    sizing: str = ""
     warmup_steps: int = _field(0, "Linear warm-up steps (cosine only).")
     weight_decay: float = _field(0.0, "Decoupled weight decay (adamw).", resumable=True)
     clipnorm: float = _field(5.0, "Gradient norm clipping.", resumable=True)
@@ -205,6 +266,22 @@ class TrainConfig:
     cluster_timeout: float = _field(
         300.0, "Seconds a multi-worker start waits for the other workers of TF_CONFIG.",
         resumable=True)
+    # The base a fine-tuned run started from, recorded absolute (`runtime.fitting` loads it; the
+    # driver is given the loaded base): "" for a run from random weights.
+    init_from: str = _field(
+        "", "Start from MODEL's weights instead of random ones: a training run (its best "
+        "checkpoint, or --init-checkpoint) or an export, such as saved_models/shakespeare. Worth "
+        "it for a small corpus (up to a few MB) or a short --time-budget in a kind of text the "
+        "base knows; of little use for a large corpus, or a text far from the base's (source code "
+        "from an English base). The shape (--layers, --units, --embedding-dim) is the base's; "
+        "characters the base lacks are added. Options left out take the fine-tuning defaults: "
+        f"--lr {FINE_TUNE_LR:g}, --warmup-steps {FINE_TUNE_WARMUP}, --batch-size "
+        f"{FINE_TUNE_LAYOUT[0]} --seq-len {FINE_TUNE_LAYOUT[1]}, the base's --dropout.",
+        metavar="MODEL")
+    init_checkpoint: str = _field(
+        "best", "With --init-from RUN: which checkpoint of RUN to start from: best, latest or a "
+        "checkpoint directory (ignored for an export).",
+        metavar="CHECKPOINT")
 
     def validate(self) -> None:
         _check_finite(self)
@@ -241,6 +318,8 @@ class TrainConfig:
                 f"--patience must be >= 0 (got {self.patience}); 0 means never stop early")
         require(0 < self.cluster_timeout <= 86400,
                 f"--cluster-timeout must be in (0, 86400] seconds (got {self.cluster_timeout})")
+        require(bool(self.init_checkpoint.strip()),
+                "--init-checkpoint must be best, latest or a checkpoint directory (got nothing)")
         _check_int32(self)
 
 
@@ -275,6 +354,23 @@ def resumable_text() -> str:
 
 @dataclass(frozen=True)
 class CharConfig:
+    """A run's whole configuration: the `model`, `data` and `train` sections.
+
+    Frozen: `replace` makes changed copies. Every run stores its config as `config.json`, with
+    the choices `fit` made (sizes chosen from the corpus, a time budget's plan) filled in.
+
+    Examples:
+        >>> import charkeras
+        >>> config = charkeras.CharConfig().replace(model={"units": 256}, train={"epochs": 5})
+        >>> config.model.units, config.train.epochs
+        (256, 5)
+        >>> charkeras.CharConfig.from_json(config.to_json()) == config
+        True
+        >>> config.replace(data={"val_frac": 0.9}).validate()
+        Traceback (most recent call last):
+        charkeras.errors.ConfigError: --val-frac must be in (0, 0.5] (got 0.9)
+    """
+
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)

@@ -1,4 +1,5 @@
-"""Facts about the machine the process runs on, without TensorFlow: usable cores and the CPU's name."""
+"""Facts about the machine the process runs on, without TensorFlow: usable cores and the CPU's
+name."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import platform
 
 def cpu_cores() -> int:
     """Cores this process may run on (its affinity mask, which containers and taskset narrow)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count()
+                                                                                  or 1)
 
 
 def cpu_name() -> str:
-    """The CPU's model name, e.g. "AMD EPYC 7B13"; speed results must say which CPU they came from."""
+    """The CPU's model name, e.g. "AMD EPYC 7B13"; speed results must say which CPU they came
+    from."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             for line in f:
@@ -24,8 +27,8 @@ def cpu_name() -> str:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory this process can still get: the kernel's MemAvailable, lowered to what is left
-    under a container's memory limit (cgroup v2 or v1); None when neither can be read."""
+    """Bytes of memory this process can still get: the kernel's MemAvailable, lowered to what is
+    left under a container's memory limit (cgroup v2 or v1); None when neither can be read."""
     found = []
     try:
         with open("/proc/meminfo", encoding="ascii") as f:

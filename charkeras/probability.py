@@ -1,6 +1,7 @@
 """Probabilities in numpy: softmax, log-softmax and the nats-to-bits conversion every report uses.
 
-Losses are natural-log (nats per character) everywhere in charkeras; bits per character are nats / ln 2.
+Losses are natural-log (nats per character) everywhere in charkeras; bits per character are nats /
+ln 2.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""Checking the JSON files charkeras reads back (card.json, config.json, run.json, meta.json, vocab.json)
-against a schema: types and ranges, with one-line errors that name the file and the key.
+"""Checking the JSON files charkeras reads back (card.json, config.json, run.json, meta.json,
+vocab.json) against a schema: types and ranges, with one-line errors that name the file and the key.
 
-A file written by a newer charkeras (a `format_version` above the one this version writes) is refused
-with "upgrade charkeras" rather than misread. No TensorFlow here.
+A file written by a newer charkeras (a `format_version` above the one this version writes) is
+refused with "upgrade charkeras" rather than misread. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ def one_of(*values) -> Rule:
 
 def list_of(rule: Rule, min_len: int = 0) -> Rule:
     return Rule(f"a list of {rule.description}" + (f" (at least {min_len})" if min_len else ""),
-                lambda v: isinstance(v, list) and len(v) >= min_len and all(rule.accepts(x) for x in v))
+                lambda v: isinstance(v, list) and len(v) >= min_len
+                and all(rule.accepts(x) for x in v))
 
 
 def mapping() -> Rule:
@@ -102,9 +103,11 @@ def check_object(data, spec: dict[str, Rule], where: str, error: type[CharkerasE
 
 def check_format_version(data: dict, current: int, where: str, error: type[CharkerasError],
                          key: str = "format_version") -> int:
-    """The file's format version (1 when absent: files from before versions were written); a version
-    newer than `current` is refused."""
-    version = data.get(key, 1)
+    """The file's format version, which every versioned file is written with; a file without one, or
+    with a version newer than `current`, is refused."""
+    if key not in data:
+        raise error(f"{where} is missing {key}")
+    version = data[key]
     if not _is_int(version) or version < 1:
         raise error(f"{where}: {key} must be an integer >= 1 (got {_shown(version)})")
     if version > current:
@@ -114,7 +117,8 @@ def check_format_version(data: dict, current: int, where: str, error: type[Chark
 
 
 def read_json(path, error: type[CharkerasError], what: str | None = None):
-    """The parsed JSON of `path`; a missing, unreadable, non-UTF-8 or malformed file raises `error`."""
+    """The parsed JSON of `path`; a missing, unreadable, non-UTF-8 or malformed file raises
+    `error`."""
     path = Path(path)
     name = what or str(path)
     try:

@@ -15,19 +15,22 @@ from charkeras.machine import cpu_cores
 
 
 def set_thread_pools(intra_op: int, inter_op: int) -> bool:
-    """Set both pools (0 = TensorFlow's default); False, changing nothing, once TensorFlow runs ops."""
+    """Set both pools (0 = TensorFlow's default); False, changing nothing, once TensorFlow runs
+    ops."""
     try:
         if "TF_NUM_INTRAOP_THREADS" not in os.environ:
             tf.config.threading.set_intra_op_parallelism_threads(intra_op)
         if "TF_NUM_INTEROP_THREADS" not in os.environ:
             tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    except RuntimeError:  # the runtime is already running (e.g. a notebook, or the CLI called in-process)
+    except RuntimeError:
+        # the runtime is already running (e.g. a notebook, or the CLI called in-process)
         return False
     return True
 
 
 def configure_training_threads() -> bool:
-    """On a machine without a GPU, run each op on one thread and as many ops at once as there are cores.
+    """On a machine without a GPU, run each op on one thread and as many ops at once as there are
+    cores.
 
     Measured on 2 cores (batch 64, 2x256): the fused LSTM's chains and chunk products then share the
     cores without a barrier per op, 15% faster than TensorFlow's default pools, and the stock keras

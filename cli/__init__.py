@@ -1,1 +1,2 @@
-"""The `charkeras` command line, installed as the `charkeras_cli` package (from this cli/ folder)."""
+"""The `charkeras` command line, installed as the `charkeras_cli` package (from this cli/
+folder)."""

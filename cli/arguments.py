@@ -27,9 +27,9 @@ def runtime_options(default: str | None = "auto", default_help: str = ""):
         for decorator in reversed([
             click.option("--runtime", type=click.Choice(RUNTIMES), default=default,
                          show_default=default is not None,
-                         help="auto: LiteRT for exports when ai-edge-litert is installed (no TensorFlow "
-                              "import), else the SavedModel; run: a training run's checkpoint in "
-                              "memory." + default_help),
+                         help="auto: LiteRT for exports when ai-edge-litert is installed (no "
+                              "TensorFlow import), else the SavedModel; run: a training run's "
+                              "checkpoint in memory." + default_help),
             click.option("--precision", type=click.Choice(PRECISIONS), default="float32",
                          help="Which .tflite file --runtime tflite runs."),
             click.option("--checkpoint", default="best", metavar="best|latest|PATH",

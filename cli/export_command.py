@@ -1,4 +1,5 @@
-"""`charkeras export`: a training run (or an export, to rebuild it) -> SavedModel + TFLite + card.json."""
+"""`charkeras export`: a training run (or an export, to rebuild it) -> SavedModel + TFLite +
+card.json."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from charkeras.errors import require
 @click.option("--checkpoint", default="best", metavar="best|latest|PATH",
               help="Which checkpoint of a training run to export (best falls back to latest).")
 @click.option("--keep-versions", type=int, default=DEFAULT_KEEP_VERSIONS, metavar="N",
-              help="Version directories kept in --out when exporting into an existing export (the newest N).")
+              help="Version directories kept in --out when exporting into an existing export (the "
+                   "newest N).")
 @click.option("--force", is_flag=True,
-              help="Replace --out when it is a non-empty directory that is not an export (its files are deleted). "
-                   "Not needed to export again into an export.")
+              help="Replace --out when it is a non-empty directory that is not an export (its "
+                   "files are deleted). Not needed to export again into an export.")
 def export(model, out, quantize, checkpoint, keep_versions, force):
     """Export MODEL, a training run, for TF Serving (DIR/1/) and LiteRT (DIR/*.tflite).
 
@@ -36,13 +38,14 @@ def export(model, out, quantize, checkpoint, keep_versions, force):
     """
     from charkeras.artifact.layout import check_export_target, model_kind
 
-    model_kind(model)  # a missing or unknown directory or a bad --out fails here, before TensorFlow loads
+    # a missing or unknown directory or a bad --out fails here, before TensorFlow loads
+    model_kind(model)
     require(keep_versions >= 1, f"--keep-versions must be >= 1 (got {keep_versions})")
     out = Path(out) if out else Path("saved_models") / Path(model).resolve().name
     check_export_target(out, force)
     from charkeras.exporting.writer import export as export_model
 
-    export_model(model, out, quantize=quantize, checkpoint=checkpoint, force=force, keep_versions=keep_versions,
-                 verbose=True)
+    export_model(model, out, quantize=quantize, checkpoint=checkpoint, force=force,
+                 keep_versions=keep_versions, verbose=True)
     click.echo(f"exported {model} to {out}")
     click.echo(f"try: charkeras generate {out} --n 500")

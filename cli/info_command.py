@@ -1,4 +1,5 @@
-"""`charkeras info`: what a model is, from its card.json (or a training run's files). No TensorFlow."""
+"""`charkeras info`: what a model is, from its card.json (or a training run's files). No
+TensorFlow."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ def _loss(val_loss) -> str | None:
 
 
 def _checkpoint_loss(c: dict) -> str:
-    """The val loss of the checkpoint's own step, or that it was not validated (and the last one that was)."""
+    """The val loss of the checkpoint's own step, or that it was not validated (and the last one
+    that was)."""
     if "validated" not in c:  # an older describe() dict
         return f"val loss {_loss(c['val_loss'])}"
     if c["validated"]:
@@ -46,6 +48,16 @@ def _checkpoint_loss(c: dict) -> str:
     last = c.get("last_validation")
     before = f"; last validated at step {last['step']}: {_loss(last['val_loss'])}" if last else ""
     return f"not validated at this step{before}"
+
+
+def _base(base: dict | None) -> str | None:
+    """The base a fine-tuned model started from (`fit --init-from`), or None."""
+    if not base:
+        return None
+    where = f"{base.get('kind')}" + (f", checkpoint {base['checkpoint']} (step {base.get('step')})"
+                                     if base.get("checkpoint") else "")
+    return (f"{base.get('path')} ({where}; val loss {_loss(base.get('val_loss'))}; weights sha256 "
+            f"{base.get('weights_sha256')}; {base.get('added_chars', 0)} characters added)")
 
 
 def _duration(seconds) -> str | None:
@@ -61,10 +73,11 @@ def format_card(path: str, card: dict) -> str:
     vocab = card["vocabulary"][2:]
     preview = "".join(vocab[:80]).encode("unicode_escape").decode("ascii")
     lines = [f"charkeras export {path}", *_rows([
-        ("model", (f"{card['layers']} x LSTM({card['units']}), embedding {model.get('embedding_dim')}, "
-                   f"dropout {model.get('dropout')}")),
+        ("model", (f"{card['layers']} x LSTM({card['units']}), embedding "
+                   f"{model.get('embedding_dim')}, dropout {model.get('dropout')}")),
         ("parameters", f"{card.get('parameters', 0):,}"),
-        ("vocabulary", f"{len(card['vocabulary'])} ids (0 padding, 1 unknown, {len(vocab)} characters)"),
+        ("vocabulary",
+         f"{len(card['vocabulary'])} ids (0 padding, 1 unknown, {len(vocab)} characters)"),
         ("characters", preview + (" ..." if len(vocab) > 80 else "")),
         ("charkeras", card.get("charkeras_version")),
         ("exported", card.get("exported_at")),
@@ -78,6 +91,7 @@ def format_card(path: str, card: dict) -> str:
             ("training time", _duration(training.get("train_seconds"))),
             ("hardware", training.get("hardware")),
             ("exported on", training.get("exported_on")),
+            ("started from", _base(training.get("base"))),
         ])]
     saved_model = card.get("saved_model", {})
     files = [(f"{saved_model.get('version_dir', '1')}/",
@@ -95,17 +109,21 @@ def format_card(path: str, card: dict) -> str:
 def format_run(facts: dict) -> str:
     model = facts["config"]["model"]
     run = facts.get("run", {})
-    lines = [f"charkeras training run {facts['path']} (export it with: charkeras export {facts['path']})",
+    path = facts["path"]
+    lines = [f"charkeras training run {path} (export it with: charkeras export {path})",
              *_rows([
-                 ("model", (f"{model['layers']} x LSTM({model['units']}), embedding {model['embedding_dim']}, "
-                            f"dropout {model['dropout']}, vocabulary {model['vocab_size']}")),
+                 ("model", (f"{model['layers']} x LSTM({model['units']}), embedding "
+                            f"{model['embedding_dim']}, dropout {model['dropout']}, "
+                            f"vocabulary {model['vocab_size']}")),
                  ("corpus", run.get("source")),
                  ("corpus sha256", run.get("sha256")),
+                 ("started from", _base(run.get("base"))),
              ])]
     for name in ("best_checkpoint", "latest_checkpoint"):
         if name in facts:
             c = facts[name]
-            summary = f"step {c['step']}, {_checkpoint_loss(c)}, trained {_duration(c['train_seconds'])}"
+            summary = (f"step {c['step']}, {_checkpoint_loss(c)}, "
+                       f"trained {_duration(c['train_seconds'])}")
             lines += _rows([(name.replace("_", " "), summary)])
     if "best_checkpoint" not in facts and "latest_checkpoint" not in facts:
         lines.append("  no checkpoint yet")

@@ -28,9 +28,11 @@ class CharkerasGroup(click.Group):
     def main(self, args=None, *rest, **kwargs):
         """`--verbose` anywhere shows TensorFlow's own messages; otherwise the real CLI filters them
         (charkeras_cli/quiet_stderr.py)."""
-        # A file name with bytes that are not UTF-8 (a lone surrogate in Python), or a generated character
-        # the terminal's encoding lacks, is printed as an escape rather than ending the command. Before
-        # filter_native_stderr: once fd 2 is a pipe, a stream opened on a file can no longer reconfigure.
+        # A file name with bytes that are not UTF-8 (a lone surrogate in Python), or a generated
+        # character the terminal's encoding lacks, is printed as an escape rather than ending the
+        # command. Before
+        # filter_native_stderr: once fd 2 is a pipe, a stream opened on a file can no longer
+        # reconfigure.
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(AttributeError, OSError, ValueError):
                 stream.reconfigure(errors="backslashreplace")
@@ -62,7 +64,8 @@ class CharkerasGroup(click.Group):
                 raise  # any other OSError is a bug: keep its traceback
             click.echo(f"error: {message}", err=True)
             sys.exit(2)
-        except KeyboardInterrupt:  # Ctrl-C outside fit's own handling: a clean exit, not click's "Aborted!" rc 1
+        except KeyboardInterrupt:
+            # Ctrl-C outside fit's own handling: a clean exit, not click's "Aborted!" rc 1
             click.echo("\ninterrupted", err=True)
             sys.exit(130)
 

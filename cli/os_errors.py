@@ -1,4 +1,5 @@
-"""Operating-system errors that are the user's environment, not a bug: turned into one `error:` line.
+"""Operating-system errors that are the user's environment, not a bug: turned into one `error:`
+line.
 
 A read-only or full disk, a permission, or a path through a file reaches the command line as an
 OSError from wherever the write happened (a checkpoint, an export, a report page, the corpus cache).

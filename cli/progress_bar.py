@@ -11,7 +11,8 @@ _REFRESH_SECONDS = 0.2
 
 @contextlib.contextmanager
 def progress_bar(label: str, stream=None):
-    """Yields `update(done, total)`; draws `label [####----] 41% 3.2s ETA 4.6s` while on a terminal."""
+    """Yields `update(done, total)`; draws `label [####----] 41% 3.2s ETA 4.6s` while on a
+    terminal."""
     stream = stream or sys.stderr
     try:
         live = stream.isatty()

@@ -1,4 +1,5 @@
-"""Keep TensorFlow's, absl's, CUDA's and LiteRT's start-up chatter off the terminal (unless --verbose).
+"""Keep TensorFlow's, absl's, CUDA's and LiteRT's start-up chatter off the terminal (unless
+--verbose).
 
 Those lines come from C++ straight to file descriptor 2, where TF_CPP_MIN_LOG_LEVEL does not reach
 all of them (absl's "All log messages before absl::InitializeLog()" line, cuInit errors, LiteRT's
@@ -12,23 +13,10 @@ from __future__ import annotations
 
 import atexit
 import os
-import re
 import sys
 import threading
 
-NOISE = re.compile(
-    rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    rb"|[IWE]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\] "  # absl/glog lines: I0000 00:00:17.1 123 file.cc:52]
-    rb"|INFO: Created TensorFlow Lite XNNPACK delegate for CPU"
-    rb"|INFO: Initialized TensorFlow Lite runtime"
-    rb"|(WARNING|INFO):(absl|tensorflow):"
-    rb"|To enable the following instructions: .* rebuild TensorFlow with the appropriate compiler flags"
-    rb")"
-)
-
-
-def is_noise(line: bytes) -> bool:
-    return NOISE.match(line.lstrip(b"\r")) is not None
+from charkeras.native_chatter import is_noise  # what chatter looks like: defined once, there
 
 
 def filter_native_stderr() -> bool:

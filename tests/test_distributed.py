@@ -70,7 +70,10 @@ def _charkeras(*args):
 
 
 def _run(args, env, timeout=TIMEOUT):
-    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False)
+    # From a neutral directory (the test's own TMPDIR): the installed tool, never the checkout's
+    # charkeras/ folder found through the working directory.
+    return subprocess.run(args, env=env, capture_output=True, text=True, timeout=timeout, cwd=env["TMPDIR"],
+                          check=False)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +148,7 @@ def _waiting_worker(tmp_path, corpus, code=None):
                                               "task": {"type": "worker", "index": 0}}))
     args = ([sys.executable, "-c", code, str(corpus), str(tmp_path / "run")] if code else
             _charkeras("fit", corpus, "--out", tmp_path / "run", "--max-steps", 1, "--quiet"))
-    return subprocess.Popen(args, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    return subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True), hosts[1]
 
 
@@ -329,7 +332,7 @@ def _workers(args, tmp_path, kill_worker_1_after=None, meanwhile=None):
             extra = {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})}
             if index == 1 and kill_worker_1_after is not None:
                 extra["CHARKERAS_TEST_KILL_AFTER"] = f"step:{kill_worker_1_after}"
-            procs.append(subprocess.Popen(_charkeras("fit", *args), env=_env(tmp_path, **extra), cwd=REPO,
+            procs.append(subprocess.Popen(_charkeras("fit", *args), env=_env(tmp_path, **extra), cwd=tmp_path,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         if meanwhile is not None:
             meanwhile(procs)
@@ -395,7 +398,7 @@ def test_workers_started_with_other_options_stop_with_one_error_line(corpus, tmp
             extra = {"TF_CONFIG": json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": index}})}
             args = ["fit", corpus, "--out", tmp_path / "run", "--strategy", "multi-worker", "--quiet",
                     *_cli_args({**OPTIONS, "units": units})]
-            procs.append(subprocess.Popen(_charkeras(*args), env=_env(tmp_path, **extra), cwd=REPO,
+            procs.append(subprocess.Popen(_charkeras(*args), env=_env(tmp_path, **extra), cwd=tmp_path,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         errors = [p.communicate(timeout=TIMEOUT)[1] for p in procs]
     finally:

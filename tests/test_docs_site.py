@@ -78,6 +78,28 @@ def test_the_api_reference_renders_the_public_functions(site):
         assert any(a.endswith(f".{name}") for a in anchors), f"{name} missing from the API page"
 
 
+def test_the_api_reference_documents_every_fit_option_of_the_config(site):
+    """Each config field that is a `fit` option is on the page, documented by its option's help
+    (taken from the field by tools/mkdocs_config_fields.py, not copied)."""
+    from charkeras.config import SECTIONS, option_fields
+
+    html = (site / "reference" / "python-api" / "index.html").read_text(encoding="utf-8")
+    for section, item, option in option_fields():
+        name = f"{SECTIONS[section].__name__}.{item.name}"
+        assert f'id="charkeras.config.{name}"' in html, f"{name} is missing from the API page"
+    assert "Character embedding size. Command line: <code>--embedding-dim</code>" in html
+
+
+def test_the_run_directory_page_names_every_file_of_a_run():
+    from charkeras.train.run import names
+
+    page = (REPO / "docs" / "reference" / "run-directory.md").read_text(encoding="utf-8")
+    files = [names.MARKER_FILE, names.LOCK_FILE, *names.RUN_ENTRIES, names.BEST, names.META_FILE,
+             names.VARIABLES_FILE, *names.TENSORBOARD_PARTS, names.checkpoint_name(500)]
+    missing = [name for name in files if name not in page]
+    assert not missing, f"docs/reference/run-directory.md does not name {missing}"
+
+
 def test_the_export_contract_names_every_card_key():
     from charkeras.artifact.schema import CARD_SCHEMA, TFLITE_FILE_SCHEMA, TRAINING_SCHEMA
 
@@ -87,12 +109,24 @@ def test_the_export_contract_names_every_card_key():
     assert not missing, f"card.json keys missing from docs/reference/export-contract.md: {missing}"
 
 
+def test_the_docs_speak_of_the_product_without_tracking_numbers():
+    pages = [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]
+    found = [f"{page.relative_to(REPO)}: {hit}" for page in pages
+             for hit in re.findall(r"\b(?:issue|ticket|PR) #?\d+", page.read_text(encoding="utf-8"),
+                                   re.IGNORECASE)]
+    assert not found, f"internal tracking numbers in the docs: {found}"
+
+
 def test_the_readme_stays_a_front_door():
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 250
     # The two set-up commands, exactly: the main job and the tests.
-    assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[lite]" && '
-            ".venv/bin/charkeras generate saved_models/shakespeare --n 2000") in readme
+    assert ('python3 -m venv .venv && .venv/bin/pip install -e ".[lite]" --config-settings '
+            "editable_mode=strict && .venv/bin/charkeras generate saved_models/shakespeare "
+            "--n 2000") in readme
     assert "bash .ci/run" in readme
+    # The test command README names is the one .ci/run runs after its set-up.
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert "python -m pytest -q -ra" in readme and '-m pytest -q -ra\n' in ci
     for target in re.findall(r"\]\((docs/[^)#]+)", readme):
         assert (REPO / target).exists(), f"README links to a missing {target}"

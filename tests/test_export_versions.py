@@ -187,3 +187,20 @@ def test_export_into_a_directory_inside_an_export_is_one_error_line(tmp_path):
                                               f"directory outside it (or {base} itself to add a version)"]
     assert sorted(p.name for p in base.iterdir()) == ["1", "card.json"]
     assert not (base / "1" / "assets").exists()
+
+
+def test_the_export_lock_is_the_one_flock_probe(tmp_path, monkeypatch):
+    # One lock probe in the package (charkeras.atomic.try_lock): an export that finds the directory
+    # held refuses before writing anything, through that probe.
+    from charkeras.exporting import writer
+
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "notes.txt").write_text("kept")
+    probed = []
+    monkeypatch.setattr(writer, "try_lock", lambda fd: probed.append(fd) or False)
+    with pytest.raises(ExportError, match="another export is writing"):
+        with writer._export_lock(out):
+            pass
+    assert len(probed) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

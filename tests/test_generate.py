@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from model_factory import REPO, export_random_model
+from model_factory import export_random_model
 
 from charkeras.errors import ConfigError, ModelLoadError
 from charkeras.runtime.loading import load
@@ -195,7 +195,7 @@ def test_cli_generate_prints_prime_and_continuation_reproducibly(export_dir, sm)
 
 
 @pytest.mark.parametrize("runtime", [["--runtime", "tflite"], []], ids=["tflite", "auto"])
-def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime):
+def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime, tmp_path):
     script = textwrap.dedent(f"""
         import sys
         from charkeras_cli.main import main
@@ -206,7 +206,8 @@ def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime)
             assert not exit.code, exit.code
         print("TF_IMPORTED" if "tensorflow" in sys.modules else "NO_TF")
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+    # From a neutral directory: the installed tool, not the checkout found through the working directory
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = result.stdout.rstrip("\n").split("\n")
@@ -214,11 +215,11 @@ def test_cli_generate_tflite_never_imports_tensorflow(export_dir, lite, runtime)
     assert "\n".join(lines[:-1]) == lite.generate(300, temperature=0)
 
 
-def test_help_does_not_import_tensorflow():
+def test_help_does_not_import_tensorflow(tmp_path):
     script = ("import sys\nfrom charkeras_cli.main import main\n"
               "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
               "print('TF_IMPORTED' if 'tensorflow' in sys.modules else 'NO_TF')")
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO,
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
                             timeout=60, check=False)
     assert result.stdout.strip().endswith("NO_TF")
     for command in ("generate", "export", "info"):

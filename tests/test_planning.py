@@ -17,6 +17,7 @@ from charkeras.train.planning import (
     Cadences,
     FitSegment,
     WorkCosts,
+    check_planned_steps,
     fit_segments,
     format_duration,
     parse_duration,
@@ -48,6 +49,17 @@ def test_max_steps_caps_the_epochs():
     assert planned_steps(TrainConfig(epochs=3), 10) == 30
     assert planned_steps(TrainConfig(epochs=3, max_steps=12), 10) == 12
     assert planned_steps(TrainConfig(epochs=3, max_steps=99), 10) == 30
+
+
+def test_a_run_of_more_steps_than_the_step_counter_holds_is_refused():
+    # Each option in range, their product not: refused before the run is made. --max-steps caps it,
+    # and a time budget plans its own steps.
+    check_planned_steps(TrainConfig(epochs=2**31 - 1), 1)
+    with pytest.raises(ConfigError, match=r"^--epochs 1,073,741,824 x 2 batches per epoch is "
+                                          r"2,147,483,648 steps, more than the 2,147,483,647"):
+        check_planned_steps(TrainConfig(epochs=2**30), 2)
+    check_planned_steps(TrainConfig(epochs=2**30, max_steps=100), 2)
+    check_planned_steps(TrainConfig(epochs=2**30, time_budget=600), 2)
 
 
 # --- durations -------------------------------------------------------------------------------------

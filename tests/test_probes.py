@@ -205,3 +205,19 @@ def test_c_preprocessor_lines_are_not_comments():
     assert not marked[:text.index("// n")].any()
     assert marked[text.index("// n") + 1:text.index("\n# a")].all()
     assert marked[text.index("# a"):-1].all()
+
+
+@pytest.mark.slow
+def test_cells_warns_when_the_text_exercises_a_probe_a_handful_of_times(tiny_viz_run, tmp_path):
+    from charkeras_cli.main import main
+
+    text = tmp_path / "t.txt"
+    text.write_text('one "quoted" word\n' + "the king said to him\n" * 40, encoding="utf-8")
+    result = CliRunner().invoke(main, ["cells", str(tiny_viz_run), "--text", str(text), "--out",
+                                       str(tmp_path / "cells.html"), "--probe", "quotes",
+                                       "--probe", "line_position"])
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines()
+                if line.startswith("warning:") and "fewer than 10 times" in line]
+    assert len(warnings) == 1 and "quotes (1 time)" in warnings[0], result.output
+    assert "line_position" not in warnings[0]

@@ -7,11 +7,14 @@ from charkeras.inspect.probes import (
     PROBES,
     find_cells,
     format_table,
+    inside_quotes,
     latex_comment,
     latex_math,
     latex_quotes,
+    probe_matrix,
     python_comment,
     python_string,
+    rare_probes_warning,
 )
 from charkeras.inspect.traces import trace
 
@@ -81,3 +84,36 @@ def test_the_table_says_which_probes_a_latex_text_exercises():
     assert "latex_math" in exercised and "latex_comment" in exercised and "latex_quotes" in exercised
     assert "python_comment" in skipped or "python_comment" in exercised  # ' in prose may read as a string
     assert "comment" in skipped.split(": ", 1)[1].split(", ")  # no /* */, // or # in the text
+
+
+_LATEX = ("Don't panic: the ``quoted'' text isn't code. We have $x^2$ here. % a remark\n"
+          "It's the reader's turn; ``another,'' she said.\n") * 20
+_PYTHON = ('import os\n\n\ndef main(path):\n    """Read it."""  # the docstring\n'
+           "    if path:\n        return os.path.basename(path) + 'x'\n    return ''\n") * 10
+
+
+def test_python_probes_are_not_exercised_by_latex_or_prose():
+    # Apostrophes and TeX quotes are not Python strings: on text that is not Python source the
+    # Python probes stay at 0, so `cells` lists them as not exercised instead of ranking cells.
+    from stub_models import stub_vocab
+
+    names, values = probe_matrix(_LATEX, ["python_string", "python_comment"])
+    assert not values.any()
+    finding = find_cells(trace(_ProbeFollower(stub_vocab(_LATEX), latex_math(_LATEX)), _LATEX))
+    assert {"python_string", "python_comment"} <= set(finding.skipped)
+    names, values = probe_matrix(_PYTHON, ["python_string", "python_comment"])
+    assert values[:, 0].sum() == python_string(_PYTHON).sum() > 0
+    assert values[:, 1].sum() == python_comment(_PYTHON).sum() > 0
+
+
+def test_a_probe_the_text_exercises_only_a_handful_of_times_is_flagged():
+    from stub_models import stub_vocab
+
+    text = "a line with two \"quoted\" words and one \"more\"\n" + "plain words on a line\n" * 60
+    finding = find_cells(trace(_ProbeFollower(stub_vocab(text), inside_quotes(text)), text))
+    assert finding.rare == {"quotes": 2}  # two quoted spans: a correlation over them means little
+    assert "line_position" not in finding.rare and "word_start" not in finding.rare
+    assert "quotes (2 times)" in rare_probes_warning(finding)
+    assert rare_probes_warning(find_cells(trace(_ProbeFollower(stub_vocab(_PYTHON),
+                                                               python_string(_PYTHON)), _PYTHON),
+                                          probes=["python_string", "newline"])) is None

@@ -1,12 +1,10 @@
 """The report's step axis: steps.csv and validations.csv written during training, read back robustly."""
 
 import csv
-import os
 import re
-import signal
 
-import keras
 import pytest
+from stop_at import SignalAt
 
 from charkeras.train.run.report_curves import curves_png, read_curves, read_rows, smooth
 
@@ -48,18 +46,6 @@ def test_training_records_every_validation_and_the_loss_on_a_step_axis(shakespea
     assert (tmp_path / "r" / "loss.png").read_bytes().startswith(b"\x89PNG")
 
 
-class _SignalAt(keras.callbacks.Callback):
-    """Sends this process SIGTERM after a given global step, as `kill` would."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.at = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.at:
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 @pytest.mark.slow
 def test_a_budget_run_stopped_before_its_first_epoch_end_then_resumed_has_its_curves_and_step(
         shakespeare_slice, tiny_config, tmp_path):
@@ -75,7 +61,7 @@ def test_a_budget_run_stopped_before_its_first_epoch_end_then_resumed_has_its_cu
     run = tmp_path / "r"
     config = tiny_config.replace(train={"epochs": UNLIMITED_EPOCHS, "time_budget": 3600, "val_every": 25})
     with pytest.raises(Interrupted):
-        fit(shakespeare_slice, run, config, verbose=0, callbacks=[_SignalAt(30)])  # 74 steps per epoch
+        fit(shakespeare_slice, run, config, verbose=0, callbacks=[SignalAt(30)])  # 74 steps per epoch
     steps, validations = read_curves(run)
     assert [r["step"] for r in steps] == [10, 20, 30]
     assert [r["step"] for r in validations] == [25]

@@ -12,11 +12,11 @@ import signal
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 from charkeras_cli.main import main
 from click.testing import CliRunner
+from stop_at import SignalAt
 
 from charkeras import atomic
 from charkeras.errors import RunDirError
@@ -44,18 +44,6 @@ def _log(run_path) -> list[dict]:
 
     with open(run_path / "log.csv", newline="") as f:
         return list(csv.DictReader(f))
-
-
-class SignalAt(keras.callbacks.Callback):
-    """Sends this process a real signal after a given global step (as `kill` or Ctrl-C would)."""
-
-    def __init__(self, step, signum):
-        super().__init__()
-        self.at, self.signum = step, signum
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.at:
-            os.kill(os.getpid(), self.signum)
 
 
 # --- the lock ---------------------------------------------------------------------------------------
@@ -158,6 +146,16 @@ def test_a_run_without_the_marker_is_not_resumed(shakespeare_slice, tiny_config,
     (run / names.CHECKPOINTS_DIR).mkdir()
     with pytest.raises(RunDirError, match=f"not a charkeras run \\(no {MARKER_FILE} marker\\)"):
         fit(out=run, resume=True, verbose=0)
+
+
+def test_a_marker_without_its_format_version_is_refused(tmp_path, tiny_config):
+    # Every versioned file is written with its format_version; one without it was not written by
+    # charkeras (no release ever wrote one), so it is refused rather than read as version 1.
+    run = RunDir(tmp_path / "r")
+    run.path.mkdir()
+    (run.path / MARKER_FILE).write_text('{"charkeras_version": "0.1.0"}')
+    with pytest.raises(RunDirError, match=f"{MARKER_FILE} is missing format_version"):
+        run.check_resumable()
 
 
 def test_a_run_missing_a_file_after_its_checkpoints_is_told_to_restore_it_not_to_force(tmp_path, tiny_config):
@@ -451,6 +449,22 @@ def test_lr_on_resume_of_a_constant_schedule(shakespeare_slice, tiny_config, tmp
 def test_resume_refuses_other_changes(tmp_path):
     result = _invoke("fit", "--resume", tmp_path, "--seq-len", "8", "--lr", "0.1")
     assert result.exit_code == 2 and "--seq-len" in result.output and "only --epochs" in result.output
+
+
+def test_the_api_refusals_of_a_resume_name_the_one_resumable_list():
+    # What a resume may change is defined once (config.RESUMABLE, config.resumable_text): the API's
+    # refusals say exactly what the CLI's do, so a field made resumable shows in every message.
+    from charkeras.config import CharConfig, resumable_text
+    from charkeras.train.run.resuming import requested_changes
+
+    stored = CharConfig()
+    with pytest.raises(RunDirError) as unknown:
+        requested_changes(stored, None, None, {"units": 8})
+    assert str(unknown.value) == f"a resume cannot change units; only {resumable_text()} may change"
+    with pytest.raises(RunDirError) as other:
+        requested_changes(stored, stored.replace(model={"units": 8}), None, None)
+    assert str(other.value).endswith(f"(only {resumable_text()} may change)")
+    assert requested_changes(stored, None, 3, {"clipnorm": 1.0}) == {"epochs": 3, "clipnorm": 1.0}
 
 
 # --- log rewinding ------------------------------------------------------------------------------------

@@ -4,23 +4,12 @@ import math
 import keras
 import numpy as np
 import pytest
+from stop_at import InterruptAt
 
 from charkeras.errors import CorpusError, RunDirError, TrainingDiverged
 from charkeras.text.id_cache import load_corpus
 from charkeras.train.driver import fit
 from charkeras.train.run.directory import RunDir
-
-
-class InterruptAt(keras.callbacks.Callback):
-    """Raises KeyboardInterrupt (what Ctrl-C does) after a given global step."""
-
-    def __init__(self, step):
-        super().__init__()
-        self.at = step
-
-    def on_train_batch_end(self, batch, logs=None):
-        if int(self.model.optimizer.iterations.numpy()) == self.at:
-            raise KeyboardInterrupt
 
 
 def _weights(model):

@@ -193,11 +193,12 @@ def _truncate(path):
     ("run.json", b"\xff\xfe garbage", "run.json is unreadable"),
     ("run.json", {"source": "x", "sha256": "y", "format_version": 99}, "upgrade charkeras"),
     ("run.json", {}, "run.json is missing source, sha256"),
+    ("run.json", {"source": "x", "sha256": "y"}, "run.json is missing format_version"),
     ("checkpoints/best/meta.json", {}, "meta.json is missing step"),
     ("checkpoints/best/meta.json", {"step": "ten", "val_loss": None, "train_seconds": 1, "model_variables": [],
                                     "optimizer_variables": []}, "step must be an integer"),
 ], ids=["config-bad-json", "config-empty", "config-types", "config-list", "config-seed", "run-binary",
-        "run-newer", "run-empty", "meta-empty", "meta-types"])
+        "run-newer", "run-empty", "run-unversioned", "meta-empty", "meta-types"])
 def test_corrupt_run_files_are_one_error_line(tiny_viz_run, tmp_path, command, name, content, message):
     run = tmp_path / "run"
     shutil.copytree(tiny_viz_run, run)
@@ -257,6 +258,7 @@ def _edited_card(export_dir, tmp_path, edit):
 
 @pytest.mark.parametrize("edit, message", [
     (lambda c: c.update(format_version=99), "upgrade charkeras"),
+    (lambda c: c.pop("format_version"), "is missing format_version"),
     (lambda c: c.update(layers="2"), "layers must be an integer"),
     (lambda c: c.update(units=-4), "units must be an integer >= 1"),
     (lambda c: c.update(vocabulary=c["vocabulary"][:-5]), "vocab_size is"),
@@ -266,7 +268,7 @@ def _edited_card(export_dir, tmp_path, edit):
     (lambda c: c["tflite"]["model.tflite"].update(bytes="many"), "bytes must be an integer"),
     (lambda c: c["config"]["model"].update(dropout="x"), "dropout must be a number"),
     (lambda c: c.update(start_id=10**6), "start_id"),
-], ids=["newer-format", "layers-type", "units-range", "vocab-size", "vocab-config", "training-type",
+], ids=["newer-format", "unversioned", "layers-type", "units-range", "vocab-size", "vocab-config", "training-type",
         "tflite-bytes", "config-type", "start-id"])
 @pytest.mark.parametrize("command", ["info", "generate-tflite", "generate-savedmodel"])
 def test_invalid_cards_are_one_error_line(export_dir, tmp_path, edit, message, command):
@@ -448,6 +450,8 @@ NINES = "9" * 400
 
 @pytest.mark.parametrize("option, value, message", [
     ("--epochs", "100000000000000000000", "--epochs must be in [1, 2147483647]"),
+    # each epoch in range, but epochs x batches beyond the steps a run can count
+    ("--epochs", "2147483647", "steps, more than the 2,147,483,647 a run can take"),
     ("--warmup-steps", "100000000000000000000", "--warmup-steps must be <= 2147483647"),
     ("--max-steps", "100000000000000000000", "--max-steps must be <= 2147483647"),
     ("--time-budget", NINES + "s", "--time-budget must be a finite number"),

@@ -10,7 +10,7 @@ Python (1 thread, and LiteRT's default). Medians are printed. --threaded also ru
 on a site that ships the threaded build. --match: the shipped model's page against
 `charkeras.load(shipped, runtime="savedmodel").generate` for seeds 1-10 x temperatures 0.8, 0, 1.0, 0.5 x
 top-k 0, 10 (300 characters each). --screenshot PATH: only a screenshot of the shipped model's page
-generating (README's docs/web.png). Chromium is driven by tests/chromium.py.
+generating (docs/web.png). Chromium is driven by tests/chromium.py.
 """
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ SERVE_TIMEOUT = 300  # seconds for `charkeras web --serve` to build its site and
 WEB_QUERY = "?prime=ROMEO:&n=600&temperature=0.8&seed=7&autorun=1"
 
 
-def run(*args: str) -> None:
-    subprocess.run([str(CHARKERAS), *args], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
+def run(*args: str, cwd: Path = REPO) -> None:
+    subprocess.run([str(CHARKERAS), *args], check=True, cwd=cwd, stdout=subprocess.DEVNULL)
 
 
 def page_picture(browser: Chromium, url: str, ready: str | None = None) -> bytes:
@@ -72,15 +72,14 @@ def cells(browser: Chromium, scratch: Path) -> bytes:
 
 
 def report(browser: Chromium, scratch: Path) -> bytes:
-    """A tiny model on the first 20 KB of the corpus, long enough to draw curves and samples."""
-    corpus = scratch / "corpus.txt"
-    corpus.write_text((REPO / TEXT).read_text(encoding="utf-8")[:20000], encoding="utf-8")
-    run_dir = scratch / "run"
-    run("fit", str(corpus), "--out", str(run_dir), "--layers", "1", "--units", "32",
+    """A tiny model on the first 20 KB of the corpus, long enough to draw curves and samples,
+    trained as `charkeras fit corpus.txt --out runs/tiny ...` in the scratch directory."""
+    (scratch / "corpus.txt").write_text((REPO / TEXT).read_text(encoding="utf-8")[:20000],
+                                        encoding="utf-8")
+    run("fit", "corpus.txt", "--out", "runs/tiny", "--layers", "1", "--units", "32",
         "--batch-size", "8", "--seq-len", "50", "--epochs", "6", "--val-every", "20",
-        "--sample-every", "40", "--quiet",
-        "--cache-dir", str(scratch / "cache"))
-    return page_picture(browser, (run_dir / "report.html").as_uri())
+        "--sample-every", "40", "--quiet", "--cache-dir", str(scratch / "cache"), cwd=scratch)
+    return page_picture(browser, (scratch / "runs" / "tiny" / "report.html").as_uri())
 
 
 def web(browser: Chromium, scratch: Path) -> bytes:

@@ -1,6 +1,6 @@
-"""card.json: what an export is (config, vocabulary, training facts, LiteRT checks), readable without
-TensorFlow. `charkeras/exporting/model_card.py` writes it; every runtime reads it here, checked against
-its schema (charkeras/artifact/schema.py)."""
+"""card.json: what an export is (config, vocabulary, training facts, LiteRT checks), readable
+without TensorFlow. `charkeras/exporting/model_card.py` writes it; every runtime reads it here,
+checked against its schema (charkeras/artifact/schema.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "card_vocabulary", "read_card"]
 
 
 def read_card(base: Path) -> dict:
-    """The checked card.json of the export in `base` (ModelLoadError if missing, corrupt or invalid)."""
+    """The checked card.json of the export in `base` (ModelLoadError if missing, corrupt or
+    invalid)."""
     path = Path(base) / CARD_FILE
     return check_card(read_json(path, ModelLoadError), str(path))
 

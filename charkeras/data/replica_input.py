@@ -1,4 +1,5 @@
-"""The input of data-parallel training: each replica reads its own block of streams, in the stream layout.
+"""The input of data-parallel training: each replica reads its own block of streams, in the stream
+layout.
 
 The layout is the one of charkeras/data/streams.py with the global batch size B: global row j of
 batch k+1 continues row j of batch k. With R replicas of b = B/R streams each, replica r owns the
@@ -34,9 +35,11 @@ def local_replicas(input_context: tf.distribute.InputContext) -> range:
     return range(first, first + per_worker)
 
 
-def replica_dataset(ids: np.ndarray, layout: StreamLayout, input_context: tf.distribute.InputContext,
+def replica_dataset(ids: np.ndarray, layout: StreamLayout,
+                    input_context: tf.distribute.InputContext,
                     skip: int = 0, take: int = -1) -> tf.data.Dataset:
-    """This worker's share of batches [skip, skip + take): per batch, one (x, y) [b, T] per local replica."""
+    """This worker's share of batches [skip, skip + take): per batch, one (x, y) [b, T] per local
+    replica."""
     replicas = local_replicas(input_context)
     b = input_context.get_per_replica_batch_size(layout.batch_size)
     if b * input_context.num_replicas_in_sync != layout.batch_size:
@@ -49,8 +52,10 @@ def replica_dataset(ids: np.ndarray, layout: StreamLayout, input_context: tf.dis
     return ds.map(lambda x, y: (tf.reshape(x, per_replica), tf.reshape(y, per_replica))).unbatch()
 
 
-def distributed_batches(strategy, ids: np.ndarray, layout: StreamLayout, skip: int = 0, take: int = -1):
-    """Batches [skip, skip + take) of `layout` as a tf.distribute dataset: replica r gets rows [r*b, (r+1)*b).
+def distributed_batches(strategy, ids: np.ndarray, layout: StreamLayout, skip: int = 0,
+                        take: int = -1):
+    """Batches [skip, skip + take) of `layout` as a tf.distribute dataset: replica r gets rows [r*b,
+    (r+1)*b).
 
     It repeats endlessly: the caller reads exactly the batches it asked for. (A finite dataset makes
     every `next` of a multi-worker iterator an eager all-reduce that asks whether any worker still
@@ -60,5 +65,6 @@ def distributed_batches(strategy, ids: np.ndarray, layout: StreamLayout, skip: i
     def dataset_fn(input_context):
         return replica_dataset(ids, layout, input_context, skip, take).repeat()
 
-    options = tf.distribute.InputOptions(experimental_replication_mode=tf.distribute.InputReplicationMode.PER_WORKER)
+    options = tf.distribute.InputOptions(
+        experimental_replication_mode=tf.distribute.InputReplicationMode.PER_WORKER)
     return strategy.distribute_datasets_from_function(dataset_fn, options)

@@ -1,9 +1,9 @@
 """The stream layout of stateful training: B contiguous streams cut into T-character windows.
 
-The ids are split into B streams of equal length L (the ragged tail is dropped). Batch k, row j holds
-stream j, characters [k*T, (k+1)*T); its target is the same window shifted by one character. Row j of
-batch k+1 therefore continues row j of batch k, which is what makes the LSTM state carried across
-batches meaningful. Nothing is shuffled.
+The ids are split into B streams of equal length L (the ragged tail is dropped). Batch k, row j
+holds stream j, characters [k*T, (k+1)*T); its target is the same window shifted by one character.
+Row j of batch k+1 therefore continues row j of batch k, which is what makes the LSTM state carried
+across batches meaningful. Nothing is shuffled.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ class StreamLayout:
     @classmethod
     def for_length(cls, n_ids: int, batch_size: int, seq_len: int, what: str = "training text",
                    hint: str = "") -> StreamLayout:
-        """The layout of `n_ids` ids; a text shorter than one batch is a CorpusError that says what to
-        pass (`hint` adds another way out, e.g. "or raise --val-frac")."""
+        """The layout of `n_ids` ids; a text shorter than one batch is a CorpusError that says what
+        to pass (`hint` adds another way out, e.g. "or raise --val-frac")."""
         stream_len = (n_ids - 1) // batch_size  # one extra id is needed for the last target
         batches = stream_len // seq_len
         if batches < 1:
             raise CorpusError(
-                f"the {what} ({n_ids:,} chars) is shorter than one batch of --batch-size {batch_size} x "
-                f"--seq-len {seq_len} ({batch_size * seq_len + 1:,} chars with the last target); "
-                f"{_largest_workable(n_ids, batch_size, seq_len)}{hint}"
+                f"the {what} ({n_ids:,} chars) is shorter than one batch of --batch-size "
+                f"{batch_size} x --seq-len {seq_len} ({batch_size * seq_len + 1:,} chars with the "
+                f"last target); {_largest_workable(n_ids, batch_size, seq_len)}{hint}"
             )
         return cls(batch_size, seq_len, stream_len, batches)
 
@@ -69,7 +69,7 @@ def batch_windows(ids: np.ndarray, layout: StreamLayout, k: int, rows: slice = s
 
 
 def stream_windows(ids: np.ndarray, layout: StreamLayout) -> tuple[np.ndarray, np.ndarray]:
-    """Every batch's inputs and targets as arrays of shape (K, B, T): the whole layout in memory, for
-    tests and small texts; training reads batch by batch (`batch_windows`)."""
+    """Every batch's inputs and targets as arrays of shape (K, B, T): the whole layout in memory,
+    for tests and small texts; training reads batch by batch (`batch_windows`)."""
     pairs = [batch_windows(ids, layout, k) for k in range(layout.batches)]
     return np.stack([x for x, _ in pairs]), np.stack([y for _, y in pairs])

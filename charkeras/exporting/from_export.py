@@ -18,7 +18,8 @@ from charkeras.model.networks import build_inference_model
 
 
 def inference_model_from_export(base: Path):
-    """(inference model, config, vocab, card), weights matched by variable path (embedding/embeddings, ...)."""
+    """(inference model, config, vocab, card), weights matched by variable path
+    (embedding/embeddings, ...)."""
     card = read_card(base)
     vocab = card_vocabulary(card, base)
     config = CharConfig.from_dict(card["config"])
@@ -27,10 +28,12 @@ def inference_model_from_export(base: Path):
         loaded = tf.saved_model.load(str(version_dir(base, card)))
         stored = {v.name.removesuffix(":0"): v for v in loaded.signatures["step"].variables}
     except (LookupError, OSError, ValueError, tf.errors.OpError) as exc:
-        raise ModelLoadError(f"cannot load the SavedModel of {base}: {str(exc).strip().splitlines()[0]}") from None
+        raise ModelLoadError(
+            f"cannot load the SavedModel of {base}: {str(exc).strip().splitlines()[0]}") from None
     for weight in model.weights:
         if weight.path not in stored or tuple(stored[weight.path].shape) != tuple(weight.shape):
-            raise ModelLoadError(f"{base} has no weight {weight.path} of shape {tuple(weight.shape)}: "
-                                 "its SavedModel does not match its card.json")
+            raise ModelLoadError(f"{base} has no weight {weight.path} of shape "
+                                 f"{tuple(weight.shape)}: its SavedModel does not match its "
+                                 "card.json")
         weight.assign(stored[weight.path].numpy())
     return model, config, vocab, card

@@ -14,8 +14,8 @@ from charkeras.config import CharConfig
 from charkeras.text.vocabulary import Vocabulary
 
 
-def model_card(config: CharConfig, vocab: Vocabulary, params: int, training: dict | None, lite: dict,
-               version: str = VERSION_DIR) -> dict:
+def model_card(config: CharConfig, vocab: Vocabulary, params: int, training: dict | None,
+               lite: dict, version: str = VERSION_DIR) -> dict:
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -33,6 +33,7 @@ def model_card(config: CharConfig, vocab: Vocabulary, params: int, training: dic
         "vocabulary": vocab.tokens,
         "training": training,
         "saved_model": {"version_dir": version,
-                        "signatures": ["generate", "serving_default", "step", "score", "vocabulary"]},
+                        "signatures": ["generate", "serving_default", "step", "score",
+                                       "vocabulary"]},
         "tflite": lite,
     }

@@ -24,16 +24,16 @@ def text_vectorization(vocab: Vocabulary):
     every character as it is.
     """
     return keras.layers.TextVectorization(
-        standardize=None, split="character", vocabulary=np.array(vocab.chars, dtype=object), output_mode="int",
-        name="vectorize"
+        standardize=None, split="character", vocabulary=np.array(vocab.chars, dtype=object),
+        output_mode="int", name="vectorize"
     )
 
 
 def signature_functions(inference_model, vocab: Vocabulary, layers: int, units: int) -> dict:
     """The contract's four signatures as `tf.function`s with named inputs; each returns a dict.
 
-    Returns {"generate", "step", "score", "vocabulary", "vectorize"}: the last is the lookup layer the
-    functions use, which an export must track.
+    Returns {"generate", "step", "score", "vocabulary", "vectorize"}: the last is the lookup layer
+    the functions use, which an export must track.
     """
     vectorize = text_vectorization(vocab)
     vectorize(tf.constant(["a"]))  # creates the lookup table so it can be tracked and saved
@@ -74,7 +74,8 @@ def signature_functions(inference_model, vocab: Vocabulary, layers: int, units: 
     @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="text")])
     def score(text):
         ids = text_ids(text)
-        nll, count = score_ids(written_out_step_fn(inference_model, layers), ids, tf.zeros([1, *state_shape]))
+        nll, count = score_ids(written_out_step_fn(inference_model, layers), ids,
+                               tf.zeros([1, *state_shape]))
         return {"nll": nll[0], "count": count}
 
     @tf.function(input_signature=[])
@@ -101,5 +102,6 @@ def score_ids(step_fn, ids, state):
 
     state_in_shape = state.shape
     _, _, total = tf.while_loop(
-        lambda i, *_: i < n, body, (tf.constant(1), state, tf.zeros([tf.shape(ids)[0]], tf.float64)))
+        lambda i, *_: i < n, body,
+        (tf.constant(1), state, tf.zeros([tf.shape(ids)[0]], tf.float64)))
     return tf.cast(total, tf.float32), tf.maximum(n - 1, 0)

@@ -1,8 +1,9 @@
-"""The TFLite files of an export: conversion of the `step` signature, then a check against the SavedModel.
+"""The TFLite files of an export: conversion of the `step` signature, then a check against the
+SavedModel.
 
-Builtin ops only, so an op that would need Flex fails here, not on a phone. Every converted file runs
-200 steps beside the SavedModel before the export is kept: the converter has been seen to drop weights
-silently (KERAS-NOTES.md), which only a run shows.
+Builtin ops only, so an op that would need Flex fails here, not on a phone. Every converted file
+runs 200 steps beside the SavedModel before the export is kept: the converter has been seen to drop
+weights silently (KERAS-NOTES.md), which only a run shows.
 """
 
 from __future__ import annotations
@@ -22,18 +23,22 @@ _FLOAT32_TOLERANCE = 1e-4  # max |logit diff| of the float32 .tflite against the
 
 
 def convert_tflite(saved_model: Path, variant: str) -> bytes:
-    """The `step` signature as a .tflite flatbuffer; builtin ops only, so Flex ops fail here, not on a phone."""
+    """The `step` signature as a .tflite flatbuffer; builtin ops only, so Flex ops fail here, not on
+    a phone."""
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["step"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if variant == "fp16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "int8":
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: int8 weights, float activations
+        # dynamic range: int8 weights, float activations
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
     try:
         return converter.convert()
-    except Exception as exc:  # the converter raises several unrelated types; all mean "not convertible"
-        raise ExportError(f"TFLite conversion ({variant}) failed: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:
+        # the converter raises several unrelated types; all mean "not convertible"
+        raise ExportError(
+            f"TFLite conversion ({variant}) failed: {str(exc).splitlines()[0]}") from exc
 
 
 def check_tflite(saved_model: Path, files: dict[str, Path], vocab: Vocabulary) -> dict[str, dict]:

@@ -37,11 +37,12 @@ def describe(path) -> dict:
 
 
 def validations_by_step(run_path) -> dict[int, float]:
-    """step -> val loss of every validation a run logged: validations.csv, and the epoch rows of log.csv
-    that carry a step (older runs)."""
+    """step -> val loss of every validation a run logged: validations.csv, and the epoch rows of
+    log.csv that carry a step (older runs)."""
     run_path = Path(run_path)
     found = {row["step"]: row["val_loss"] for row in read_rows(run_path / LOG_FILE, ("val_loss",))}
-    found.update({row["step"]: row["val_loss"] for row in read_rows(run_path / VALIDATIONS_FILE, ("val_loss",))})
+    found.update({row["step"]: row["val_loss"]
+                  for row in read_rows(run_path / VALIDATIONS_FILE, ("val_loss",))})
     return found
 
 

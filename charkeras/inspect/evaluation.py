@@ -1,9 +1,9 @@
 """Loss of a model on a text (nats/char, bits/char, perplexity), with an optional n-gram baseline.
 
 Scoring uses the model's `score` signature semantics: the sum of -ln p(c_i | c_<i) for i = 2..n from
-the zero state, divided by n - 1 (computed in parallel streams unless `exact`, see stream_scoring.py).
-The n-gram baseline scores the same characters the same way (no history for the first one), so the
-two numbers are directly comparable.
+the zero state, divided by n - 1 (computed in parallel streams unless `exact`, see
+stream_scoring.py). The n-gram baseline scores the same characters the same way (no history for the
+first one), so the two numbers are directly comparable.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ def loss_summary(nll: float, count: int) -> dict:
 
 
 def split_tail(text: str, tail: float) -> tuple[str, str]:
-    """(head, tail) with the tail the last `tail` fraction, cut exactly as `fit` cuts its validation text."""
+    """(head, tail) with the tail the last `tail` fraction, cut exactly as `fit` cuts its validation
+    text."""
     require(0.0 < tail < 1.0, f"--tail must be in (0, 1) (got {tail})")
     cut = int(len(text) * (1.0 - tail))
     return text[:cut], text[cut:]
@@ -33,9 +34,9 @@ def evaluate_model(model, text: str, *, exact: bool = False, streams: int = DEFA
                    warmup: int = DEFAULT_WARMUP, progress=None) -> dict:
     """Loss of a loaded CharModel (charkeras.load) on `text`.
 
-    By default in parallel streams with a warm-up (charkeras/inspect/stream_scoring.py: the same number
-    to about 1e-6 relative, many times faster); `exact=True` runs the model's own `score`, one
-    character at a time from the zero state.
+    By default in parallel streams with a warm-up (charkeras/inspect/stream_scoring.py: the same
+    number to about 1e-6 relative, many times faster); `exact=True` runs the model's own `score`,
+    one character at a time from the zero state.
     """
     require(len(text) >= 2, "the text to evaluate needs at least 2 characters")
     require(streams >= 1, f"--streams must be >= 1 (got {streams})")
@@ -50,8 +51,10 @@ def evaluate_model(model, text: str, *, exact: bool = False, streams: int = DEFA
 
 
 def evaluate_ngram(vocab, train_text: str, text: str) -> dict:
-    """The best-order n-gram model fit on `train_text`, scored on `text` with the model's vocabulary."""
-    require(len(train_text) >= 2, "the n-gram baseline needs a training text (--train-text or --tail)")
+    """The best-order n-gram model fit on `train_text`, scored on `text` with the model's
+    vocabulary."""
+    require(len(train_text) >= 2,
+            "the n-gram baseline needs a training text (--train-text or --tail)")
     result = ngram_baseline(vocab.encode(train_text), vocab.encode(text), len(vocab))
     nats = result["nats_per_char"]
     return {"order": result["order"], **loss_summary(nats * (len(text) - 1), len(text) - 1)}

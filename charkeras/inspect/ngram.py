@@ -1,14 +1,15 @@
 """A character n-gram baseline, so a user can tell whether a neural model learned anything.
 
-Interpolated Witten-Bell smoothing over contexts of length 0..order-1, with add-one at the unigram level
-so every character (even one never seen in training) has non-zero probability:
+Interpolated Witten-Bell smoothing over contexts of length 0..order-1, with add-one at the unigram
+level so every character (even one never seen in training) has non-zero probability:
 
     p_0(c)   = (C(c) + 1) / (N + V)
     p_k(c|h) = (C(h c) + T(h) * p_{k-1}(c|h')) / (C(h) + T(h))     (h' = h without its oldest char)
 
-where T(h) is the number of distinct characters seen after h; an unseen context falls back to p_{k-1}.
-Counting and scoring are vectorised with numpy (context keys as base-V integers), so a 1M-char text fits
-in about a second per order. The order is chosen on the training text itself (last 10% held out).
+where T(h) is the number of distinct characters seen after h; an unseen context falls back to
+p_{k-1}. Counting and scoring are vectorised with numpy (context keys as base-V integers), so a
+1M-char text fits in about a second per order. The order is chosen on the training text itself (last
+10% held out).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ class NgramModel:
         self.tables = []
         for k in range(1, self.order):
             context = self._context_keys(ids, k)
-            joint_keys, joint_counts = np.unique(context * self.vocab_size + ids[k:], return_counts=True)
+            joint_keys, joint_counts = np.unique(context * self.vocab_size + ids[k:],
+                                                 return_counts=True)
             ctx_keys, ctx_counts = np.unique(context, return_counts=True)
             # distinct continuations T(h): one entry per distinct (h, c), grouped by h
             _, types = np.unique(joint_keys // self.vocab_size, return_counts=True)
@@ -50,10 +52,12 @@ class NgramModel:
         return key
 
     def log_probs(self, ids: np.ndarray) -> np.ndarray:
-        """ln p(c_i | up to order-1 previous chars of `ids`) for i = 1..n-1 (the first char has no history)."""
+        """ln p(c_i | up to order-1 previous chars of `ids`) for i = 1..n-1 (the first char has no
+        history)."""
         ids = np.asarray(ids, dtype=np.int64)
         p = self.unigram[ids].copy()
-        for k, (joint_keys, joint_counts, ctx_keys, ctx_counts, types) in enumerate(self.tables, start=1):
+        for k, (joint_keys, joint_counts, ctx_keys, ctx_counts, types) in enumerate(self.tables,
+                                                                                    start=1):
             if len(ids) <= k:
                 break
             context = self._context_keys(ids, k)
@@ -75,8 +79,10 @@ def _lookup(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> np.nda
     return np.where(keys[at] == queries, values[at], 0)
 
 
-def choose_order(train_ids: np.ndarray, vocab_size: int, max_order: int = MAX_ORDER) -> tuple[int, dict]:
-    """The order with the lowest loss on the last 10% of the training text; returns (order, {order: loss})."""
+def choose_order(train_ids: np.ndarray, vocab_size: int, max_order: int = MAX_ORDER) -> tuple[int,
+                                                                                              dict]:
+    """The order with the lowest loss on the last 10% of the training text; returns (order, {order:
+    loss})."""
     cut = int(len(train_ids) * 0.9)
     fit_part, held_out = train_ids[:cut], train_ids[cut:]
     losses = {}
@@ -88,7 +94,8 @@ def choose_order(train_ids: np.ndarray, vocab_size: int, max_order: int = MAX_OR
 
 
 def ngram_baseline(train_ids: np.ndarray, eval_ids: np.ndarray, vocab_size: int) -> dict:
-    """Fit the best-order n-gram model on `train_ids` and score `eval_ids` (nats/char, from no history)."""
+    """Fit the best-order n-gram model on `train_ids` and score `eval_ids` (nats/char, from no
+    history)."""
     order, losses = choose_order(train_ids, vocab_size)
     model = NgramModel(order, vocab_size).fit(train_ids)
     return {"order": order, "nats_per_char": model.nats_per_char(eval_ids), "order_search": losses}

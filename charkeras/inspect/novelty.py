@@ -1,5 +1,5 @@
-"""`generate --novel-against FILE`: keep only the generated lines that do not occur in FILE (char-rnn's
-baby-names demo showed only the ~90% of names that were new). No TensorFlow."""
+"""`generate --novel-against FILE`: keep only the generated lines that do not occur in FILE
+(char-rnn's baby-names demo showed only the ~90% of names that were new). No TensorFlow."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Interpretable-cell finder: built-in probes of text structure and their correlation with each cell.
+"""Interpretable-cell finder: built-in probes of text structure and their correlation with each
+cell.
 
 A probe turns a text into one number per character describing the state *after reading* that
-character, the same moment a trace records the cell activations (charkeras/inspect/traces.py). A cell
-whose activation follows a probe closely (large |Pearson r| over the text) is a candidate
+character, the same moment a trace records the cell activations (charkeras/inspect/traces.py). A
+cell whose activation follows a probe closely (large |Pearson r| over the text) is a candidate
 "quote cell", "line-length cell", and so on. Negative r counts as much as positive: a cell that is
 -1 inside quotes tracks quotes just as well.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -19,7 +20,8 @@ from charkeras.inspect.traces import KIND_LABELS, Trace
 
 _OPEN_BRACKETS = {"(": ")", "[": "]", "{": "}"}
 _CLOSE_BRACKETS = set(_OPEN_BRACKETS.values())
-_OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}  # straight quotes, and curly ones as typeset prose uses
+# straight quotes, and curly ones as typeset prose uses
+_OPEN_QUOTES = {'"': '"', "\u201c": "\u201d"}
 
 
 def inside_quotes(text: str) -> np.ndarray:
@@ -62,17 +64,18 @@ def line_position(text: str) -> np.ndarray:
     return out
 
 
-# A C preprocessor line (#include, #define, ...) is code, not a # comment; written without a space, as
-# C code does (a Python or shell comment reads "# include ...").
-_DIRECTIVE = re.compile(r"#(include|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|error|line|warning)\b")
+# A C preprocessor line (#include, #define, ...) is code, not a # comment; written without a space,
+# as C code does (a Python or shell comment reads "# include ...").
+_DIRECTIVE = re.compile(
+    r"#(include|define|undef|if|ifdef|ifndef|elif|else|endif|pragma|error|line|warning)\b")
 
 
 def inside_comment(text: str) -> np.ndarray:
     """1 inside a /* */ block comment or a // or # line comment.
 
-    A small scanner: comment markers inside a double-quoted string do not count, nor do quotes inside
-    a comment. A comment starts once its marker is complete (the second character of "//" and "/*")
-    and a line comment ends with its newline."""
+    A small scanner: comment markers inside a double-quoted string do not count, nor do quotes
+    inside a comment. A comment starts once its marker is complete (the second character of "//" and
+    "/*") and a line comment ends with its newline."""
     out = np.zeros(len(text), np.float32)
     mode = "code"  # code | string | line | block
     prev = ""
@@ -115,7 +118,8 @@ def after_newline(text: str) -> np.ndarray:
 
 
 def latex_comment(text: str) -> np.ndarray:
-    """1 inside a LaTeX comment: from an unescaped % to the end of its line (the newline not included)."""
+    """1 inside a LaTeX comment: from an unescaped % to the end of its line (the newline not
+    included)."""
     out = np.zeros(len(text), np.float32)
     inside, escaped = False, False
     for i, ch in enumerate(text):
@@ -129,8 +133,8 @@ def latex_comment(text: str) -> np.ndarray:
 
 
 def latex_math(text: str) -> np.ndarray:
-    """1 inside $...$ or $$...$$ math (the opening dollar included, the closing one not); \\$ is a dollar
-    sign, not math, and a % comment is not scanned."""
+    """1 inside $...$ or $$...$$ math (the opening dollar included, the closing one not); \\$ is a
+    dollar sign, not math, and a % comment is not scanned."""
     out = np.zeros(len(text), np.float32)
     inside, escaped, comment = False, False, False
     i = 0
@@ -167,8 +171,9 @@ def latex_quotes(text: str) -> np.ndarray:
 
 
 def _python_scan(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(inside a string, inside a # comment) for Python source: '...', "...", triple quotes over lines,
-    backslash escapes; a # in a string is not a comment, a quote in a comment is not a string."""
+    """(inside a string, inside a # comment) for Python source: '...', "...", triple quotes over
+    lines, backslash escapes; a # in a string is not a comment, a quote in a comment is not a
+    string."""
     string = np.zeros(len(text), np.float32)
     comment = np.zeros(len(text), np.float32)
     quote = None  # the closing delimiter of the string we are in: ', ", ''' or """
@@ -218,6 +223,30 @@ def python_comment(text: str) -> np.ndarray:
     return _python_scan(text)[1]
 
 
+# A line only Python source has: a def or class header, an import, a decorator, or a block header
+# ending in ':'. Prose and LaTeX have apostrophes and quotes but hardly any of these.
+_PYTHON_LINE = re.compile(r"^[ \t]*(?:def \w+\(|class \w+|import \w|from [\w.]+ import |@\w|"
+                          r"(?:if|elif|else|for|while|with|try|except|finally)\b.*:"
+                          r"[ \t]*(?:#.*)?$)", re.MULTILINE)
+
+
+def looks_like_python(text: str) -> bool:
+    """Whether `text` reads as Python source: at least 2 lines, and 3% of its non-blank lines, that
+    only Python has (`_PYTHON_LINE`)."""
+    hits = len(_PYTHON_LINE.findall(text))
+    lines = sum(1 for line in text.splitlines() if line.strip())
+    return hits >= 2 and hits >= 0.03 * lines
+
+
+def _in_python(scan: Callable[[str], np.ndarray]) -> Callable[[str], np.ndarray]:
+    """`scan` on Python source, all 0 on other text: an apostrophe in prose or a TeX quotation is
+    not a string literal, so on such a text the Python probes are not exercised."""
+    def probe(text: str) -> np.ndarray:
+        return scan(text) if looks_like_python(text) else np.zeros(len(text), np.float32)
+
+    return probe
+
+
 PROBES: dict[str, tuple[Callable[[str], np.ndarray], str]] = {
     "quotes": (inside_quotes, "inside double quotes"),
     "brackets": (inside_brackets, "inside (), [] or {}"),
@@ -229,8 +258,8 @@ PROBES: dict[str, tuple[Callable[[str], np.ndarray], str]] = {
     "latex_comment": (latex_comment, "inside a LaTeX % comment"),
     "latex_math": (latex_math, "inside LaTeX $...$ math"),
     "latex_quotes": (latex_quotes, "inside a TeX ``...'' quotation"),
-    "python_comment": (python_comment, "inside a Python # comment"),
-    "python_string": (python_string, "inside a Python string literal"),
+    "python_comment": (_in_python(python_comment), "inside a Python # comment"),
+    "python_string": (_in_python(python_string), "inside a Python string literal"),
 }
 
 
@@ -246,8 +275,8 @@ def probe_matrix(text: str, names=None) -> tuple[list[str], np.ndarray]:
 def correlations(activations: np.ndarray, probes: np.ndarray) -> np.ndarray:
     """Pearson r of every activation column [N, C] with every probe column [N, P] -> [C, P].
 
-    A column that never changes has no defined correlation; it gets NaN, so a probe the text does not
-    exercise (no quotes at all) can be told apart from one no cell follows (r near 0)."""
+    A column that never changes has no defined correlation; it gets NaN, so a probe the text does
+    not exercise (no quotes at all) can be told apart from one no cell follows (r near 0)."""
     a = _standardize(np.asarray(activations, np.float64))
     p = _standardize(np.asarray(probes, np.float64))
     return (a.T @ p) / len(a)
@@ -271,13 +300,37 @@ class CellMatch:
     r: float  # Pearson correlation; its sign says whether the cell is high or low when the probe is
 
 
+# Below this many occurrences in the text (quoted spans, lines, ...), a probe's r rests on too few
+# events to say what a cell tracks.
+FEW_OCCURRENCES = 10
+
+
 @dataclass(frozen=True)
 class Finding:
-    """The best cells per probe; `skipped` names probes that do not vary in the text."""
+    """The best cells per probe; `skipped` names probes that do not vary in the text, `rare` those
+    it exercises fewer than FEW_OCCURRENCES times (probe -> occurrences)."""
 
     matches: list[CellMatch]
     skipped: list[str]
     chars: int
+    rare: dict[str, int] = field(default_factory=dict)
+
+
+def occurrences(values: np.ndarray) -> int:
+    """How many separate times a probe is on: the runs of characters above its lowest value (quoted
+    spans, lines after their newline, words)."""
+    on = values > values.min()
+    return int(on[0]) + int(np.count_nonzero(on[1:] & ~on[:-1])) if len(on) else 0
+
+
+def rare_probes_warning(finding: Finding) -> str | None:
+    """The warning for `finding.rare` (None when every exercised probe occurs often enough)."""
+    if not finding.rare:
+        return None
+    listed = ", ".join(f"{name} ({count} time{'' if count == 1 else 's'})"
+                       for name, count in finding.rare.items())
+    return (f"the text exercises these probes fewer than {FEW_OCCURRENCES} times, so their r means "
+            f"little: {listed} (give a --text with more of them, or raise --max-chars)")
 
 
 def find_cells(trace: Trace, kind: str = "c", top: int = 3, probes=None) -> Finding:
@@ -286,30 +339,35 @@ def find_cells(trace: Trace, kind: str = "c", top: int = 3, probes=None) -> Find
     acts = trace.activations(kind)
     n, layers, units = acts.shape
     r = correlations(acts.reshape(n, layers * units), values)
-    matches, skipped = [], []
+    matches, skipped, rare = [], [], {}
     for j, name in enumerate(names):
         column = r[:, j]
         if np.all(np.isnan(column)):
             skipped.append(name)
             continue
+        if occurrences(values[:, j]) < FEW_OCCURRENCES:
+            rare[name] = occurrences(values[:, j])
         strength = np.nan_to_num(np.abs(column), nan=-1.0)  # constant cells rank last
         order = np.argsort(-strength, kind="stable")[:top]
         for rank, flat in enumerate(order, start=1):
             layer, unit = divmod(int(flat), units)
-            matches.append(CellMatch(name, rank, kind, layer, unit, float(np.nan_to_num(column[flat]))))
-    return Finding(matches, skipped, n)
+            matches.append(
+                CellMatch(name, rank, kind, layer, unit, float(np.nan_to_num(column[flat]))))
+    return Finding(matches, skipped, n, rare)
 
 
 def format_table(finding: Finding) -> str:
     """A plain-text table: probe, rank, layer, cell, r."""
     header = ("probe", "what it marks", "rank", "layer", "cell", "signal", "r")
-    rows = [(m.probe, PROBES[m.probe][1], str(m.rank), str(m.layer), str(m.unit), KIND_LABELS[m.kind],
-             f"{m.r:+.3f}") for m in finding.matches]
+    rows = [(m.probe, PROBES[m.probe][1], str(m.rank), str(m.layer), str(m.unit),
+             KIND_LABELS[m.kind], f"{m.r:+.3f}") for m in finding.matches]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip()
+             for row in [header, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     exercised = list(dict.fromkeys(m.probe for m in finding.matches))
-    lines.insert(0, f"probes this text exercises ({len(exercised)} of {len(exercised) + len(finding.skipped)}): "
+    lines.insert(0, f"probes this text exercises ({len(exercised)} of "
+                    f"{len(exercised) + len(finding.skipped)}): "
                     + (", ".join(exercised) or "none"))
     if finding.skipped:
         lines.insert(1, "not exercised (the text has none of it, so no cell can be matched): "

@@ -10,8 +10,8 @@ those warm-up characters are not counted (segment 0 starts at the text's start, 
 `score`). An LSTM's state forgets its distant past, so after a warm-up of a few hundred characters
 the state is the exact one up to float rounding; tests/test_stream_scoring.py checks that the total
 equals `score` to 1e-4 relative, and `charkeras evaluate --exact` scores the slow, exact way.
-No TensorFlow: a runtime with a graph provides `score_chunk` (charkeras/runtime/chunk_scoring.py); the
-others are stepped from numpy.
+No TensorFlow: a runtime with a graph provides `score_chunk` (charkeras/runtime/chunk_scoring.py);
+the others are stepped from numpy.
 """
 
 from __future__ import annotations
@@ -43,8 +43,10 @@ class StreamPlan:
         return int((self.end_target - self.first_target).sum())
 
 
-def plan_streams(n_ids: int, streams: int = DEFAULT_STREAMS, warmup: int = DEFAULT_WARMUP) -> StreamPlan:
-    """Targets 1..n-1 split into at most `streams` contiguous segments of at least 2 x warmup each."""
+def plan_streams(n_ids: int, streams: int = DEFAULT_STREAMS,
+                 warmup: int = DEFAULT_WARMUP) -> StreamPlan:
+    """Targets 1..n-1 split into at most `streams` contiguous segments of at least 2 x warmup
+    each."""
     targets = max(n_ids - 1, 0)
     b = max(1, min(streams, targets // max(2 * warmup, 1) if warmup else streams, max(targets, 1)))
     bounds = 1 + (targets * np.arange(b + 1)) // b
@@ -66,9 +68,11 @@ def stream_arrays(ids: np.ndarray, plan: StreamPlan) -> tuple[np.ndarray, np.nda
     return x, y, mask.astype(np.float32)
 
 
-def score_streams(model, ids: np.ndarray, *, streams: int = DEFAULT_STREAMS, warmup: int = DEFAULT_WARMUP,
+def score_streams(model, ids: np.ndarray, *, streams: int = DEFAULT_STREAMS,
+                  warmup: int = DEFAULT_WARMUP,
                   chunk: int = CHUNK, progress=None) -> tuple[float, int]:
-    """(sum of -ln p(c_i | c_<i) over i = 1..n-1, n - 1) like `model.score`, computed in parallel streams.
+    """(sum of -ln p(c_i | c_<i) over i = 1..n-1, n - 1) like `model.score`, computed in parallel
+    streams.
 
     `progress(done_steps, total_steps)` is called after each chunk.
     """
@@ -77,7 +81,8 @@ def score_streams(model, ids: np.ndarray, *, streams: int = DEFAULT_STREAMS, war
         return 0.0, 0
     x, y, mask = stream_arrays(ids, plan)
     state = model.zero_state(plan.streams)
-    score_chunk = getattr(model, "score_chunk", None) or (lambda *args: numpy_score_chunk(model, *args))
+    score_chunk = getattr(model, "score_chunk",
+                          None) or (lambda *args: numpy_score_chunk(model, *args))
     total = 0.0
     for start in range(0, plan.steps, chunk):
         stop = min(start + chunk, plan.steps)
@@ -89,7 +94,8 @@ def score_streams(model, ids: np.ndarray, *, streams: int = DEFAULT_STREAMS, war
 
 
 def numpy_score_chunk(model, x, y, mask, state) -> tuple[float, np.ndarray]:
-    """Any runtime's `step`, one column at a time (LiteRT); runtimes with a graph do the loop in it."""
+    """Any runtime's `step`, one column at a time (LiteRT); runtimes with a graph do the loop in
+    it."""
     rows = np.arange(x.shape[0])
     total = 0.0
     for t in range(x.shape[1]):

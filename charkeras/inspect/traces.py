@@ -33,7 +33,8 @@ class Trace:
     hidden: np.ndarray  # [N, L, U] float32, h after reading character i
     top_ids: np.ndarray  # [N, k] int32, most likely next characters after reading character i
     top_probs: np.ndarray  # [N, k] float32, their probabilities (softmax over the whole vocabulary)
-    next_probs: np.ndarray  # [N] float32, probability given to the character that came next (NaN at the end)
+    # [N] float32, probability given to the character that came next (NaN at the end)
+    next_probs: np.ndarray
     tokens: list[str]  # vocabulary tokens, index = id
 
     @property
@@ -87,7 +88,8 @@ def trace(model, text: str, top_k: int = 5) -> Trace:
         step_logits, state = model.step(ids[i:i + 1], state)
         state = np.asarray(state, dtype=np.float32)
         if state.shape != expected:
-            raise ValueError(f"model step returned a state of shape {state.shape}, expected {expected}")
+            raise ValueError(
+                f"model step returned a state of shape {state.shape}, expected {expected}")
         logits[i] = np.asarray(step_logits, dtype=np.float32)[0]
         states[i] = state[0]
     probs = softmax(logits)
@@ -97,5 +99,6 @@ def trace(model, text: str, top_k: int = 5) -> Trace:
     return Trace(
         text=text, ids=ids,
         cells=np.tanh(states[:, 1::2]), hidden=states[:, 0::2].copy(),
-        top_ids=top_ids, top_probs=top_probs, next_probs=next_probs, tokens=list(model.vocab.tokens),
+        top_ids=top_ids, top_probs=top_probs, next_probs=next_probs,
+        tokens=list(model.vocab.tokens),
     )

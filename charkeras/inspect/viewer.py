@@ -52,7 +52,8 @@ def quantize(values: np.ndarray) -> np.ndarray:
 
 
 def most_varied_cell(trace: Trace, kind: str = "c") -> tuple[int, int]:
-    """(layer, unit) whose activation changes most over the text: a livelier first view than unit 0."""
+    """(layer, unit) whose activation changes most over the text: a livelier first view than unit
+    0."""
     std = trace.activations(kind).std(axis=0)
     layer, unit = np.unravel_index(int(np.argmax(std)), std.shape)
     return int(layer), int(unit)
@@ -68,7 +69,8 @@ def page_data(trace: Trace, title: str, initial=None, highlights=()) -> dict:
         layer, unit = most_varied_cell(trace, kind)
     else:
         kind, layer, unit = initial
-    found = [{"label": f"{m.probe} #{m.rank}: layer {m.layer} cell {m.unit} {KIND_LABELS[m.kind]} r={m.r:+.2f}",
+    found = [{"label": f"{m.probe} #{m.rank}: layer {m.layer} cell {m.unit} {KIND_LABELS[m.kind]} "
+                       f"r={m.r:+.2f}",
               "kind": m.kind, "layer": m.layer, "unit": m.unit} for m in highlights]
     return {
         "title": title,
@@ -93,7 +95,8 @@ def script_json(data: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def page_html(trace: Trace, title: str = "charkeras cell viewer", initial=None, highlights=()) -> str:
+def page_html(trace: Trace, title: str = "charkeras cell viewer", initial=None,
+              highlights=()) -> str:
     """The whole page. `initial` is (kind, layer, unit); `highlights` are probes.CellMatch rows."""
     data = page_data(trace, title, initial, highlights)
     return (TEMPLATE.replace("__TITLE__", html.escape(title))

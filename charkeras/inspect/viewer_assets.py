@@ -5,7 +5,8 @@ TEMPLATE = """<!DOCTYPE html>
 <head>
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy"
-      content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+      content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline';
+               img-src data:">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="icon" href="data:,">
 <title>__TITLE__</title>
@@ -25,8 +26,10 @@ TEMPLATE = """<!DOCTYPE html>
     <label><input id="show-guesses" type="checkbox" checked> top guesses</label>
   </div>
   <div id="legend">
-    <span>activation</span><span class="bar act-bar"></span><span class="ticks">-1 &nbsp; 0 &nbsp; +1</span>
-    <span>guess probability</span><span class="bar prob-bar"></span><span class="ticks">0 &nbsp; 1</span>
+    <span>activation</span><span class="bar act-bar"></span><span
+      class="ticks">-1 &nbsp; 0 &nbsp; +1</span>
+    <span>guess probability</span><span class="bar prob-bar"></span><span
+      class="ticks">0 &nbsp; 1</span>
     <span id="status"></span>
   </div>
 </header>
@@ -40,10 +43,11 @@ TEMPLATE = """<!DOCTYPE html>
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #fff; }
-header { position: sticky; top: 0; background: #f7f7f7; border-bottom: 1px solid #ccc; padding: 6px 12px;
-         z-index: 2; }
+header { position: sticky; top: 0; background: #f7f7f7; border-bottom: 1px solid #ccc;
+         padding: 6px 12px; z-index: 2; }
 h1 { font-size: 16px; margin: 0 0 6px 0; }
-#controls, #legend { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; font-size: 13px; }
+#controls, #legend { display: flex; flex-wrap: wrap; gap: 10px; align-items: center;
+                     font-size: 13px; }
 #legend { margin-top: 6px; }
 #unit { width: 5em; }
 #unit-range { width: 180px; }
@@ -62,7 +66,8 @@ h1 { font-size: 16px; margin: 0 0 6px 0; }
 .no-guesses .g { display: none; }
 .br { flex-basis: 100%; height: 0; }
 #tip { position: fixed; z-index: 3; background: #fff; border: 1px solid #888; padding: 6px 8px;
-       font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.2); pointer-events: none; white-space: pre;
+       font-size: 12px; box-shadow: 0 2px 6px rgba(0,0,0,.2); pointer-events: none;
+       white-space: pre;
        font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 """
 
@@ -132,11 +137,12 @@ function paint() {
   $("layer").value = String(sel.layer);
   $("unit").value = String(sel.unit);
   $("unit-range").value = String(sel.unit);
-  const found = D.found.findIndex(f => f.kind === sel.kind && f.layer === sel.layer && f.unit === sel.unit);
+  const found = D.found.findIndex(
+    f => f.kind === sel.kind && f.layer === sel.layer && f.unit === sel.unit);
   $("found").value = found < 0 ? "" : String(found);
   const label = D.kind_labels[D.kinds.indexOf(sel.kind)];
-  $("status").textContent = "layer " + sel.layer + ", cell " + sel.unit + ", " + label + " \u2014 " +
-    N + " characters";
+  $("status").textContent = "layer " + sel.layer + ", cell " + sel.unit + ", " + label +
+    " \u2014 " + N + " characters";
   history.replaceState(null, "", "#" + sel.kind + "/" + sel.layer + "/" + sel.unit);
 }
 
@@ -167,8 +173,8 @@ function showTip(ev) {
   tip.textContent = lines.join("\n");
   tip.hidden = false;
   const x = Math.min(ev.clientX + 14, window.innerWidth - tip.offsetWidth - 4);
-  const y = ev.clientY + 18 + tip.offsetHeight > window.innerHeight ? ev.clientY - tip.offsetHeight - 8
-                                                                    : ev.clientY + 18;
+  const y = ev.clientY + 18 + tip.offsetHeight > window.innerHeight
+    ? ev.clientY - tip.offsetHeight - 8 : ev.clientY + 18;
   tip.style.left = Math.max(0, x) + "px";
   tip.style.top = Math.max(0, y) + "px";
 }
@@ -193,7 +199,8 @@ function setup() {
     const f = D.found[+e.target.value];
     if (f) choose(f.kind, f.layer, f.unit);
   });
-  $("show-guesses").addEventListener("change", e => $("text").classList.toggle("no-guesses", !e.target.checked));
+  $("show-guesses").addEventListener(
+    "change", e => $("text").classList.toggle("no-guesses", !e.target.checked));
   document.addEventListener("keydown", e => {
     if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
     if (e.key === "ArrowRight") choose(sel.kind, sel.layer, sel.unit + 1);

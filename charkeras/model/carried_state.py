@@ -4,9 +4,10 @@ They are not weights (`get_weights` leaves them out), so checkpoints save them t
 and resuming puts them back with `set_states`. Keras 3 has no `Model.reset_states`: each stateful
 layer is reset on its own.
 
-A model trained on several replicas (charkeras/train/distributed/strategy.py) holds one copy of each state per
-replica; `get_states` and `set_states` then speak global stream order (charkeras/model/replica_states.py),
-so checkpoints hold the same arrays as a one-device model of the global batch.
+A model trained on several replicas (charkeras/train/distributed/strategy.py) holds one copy of each
+state per replica; `get_states` and `set_states` then speak global stream order
+(charkeras/model/replica_states.py), so checkpoints hold the same arrays as a one-device model of
+the global batch.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def reset_states(model) -> None:
 def get_states(model) -> list[np.ndarray]:
     """The carried LSTM states (h, c per layer) as numpy arrays, rows in global stream order."""
     variables = _state_variables(model)
-    if replica_states.is_distributed(variables):  # a collective: every worker calls it at the same point
+    # a collective: every worker calls it at the same point
+    if replica_states.is_distributed(variables):
         return replica_states.gather(model, variables)
     return [np.array(s) for s in variables]
 

@@ -5,8 +5,8 @@ A sample of a few hundred characters through TensorFlow first has to trace a sam
 arithmetic in numpy costs nothing up front: three 200-character samples of a 2x256 model took 0.03 s
 in all on an idle 2-core AMD EPYC (with both cores busy with other work, numpy's BLAS threads made a
 character of 2x512 take up to 8 ms). The samples follow the
-sampling rules of charkeras/sampling (numpy_sampler), so they depend only on the weights and the seed.
-Results equal the Keras inference model's up to float rounding (tests/test_numpy_step.py).
+sampling rules of charkeras/sampling (numpy_sampler), so they depend only on the weights and the
+seed. Results equal the Keras inference model's up to float rounding (tests/test_numpy_step.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class NumpyStep:
-    """`step(char_ids [B], state [B, 2L, U]) -> (logits [B, V], state)` from a copy of the weights."""
+    """`step(char_ids [B], state [B, 2L, U]) -> (logits [B, V], state)` from a copy of the
+    weights."""
 
     def __init__(self, embedding, lstm_weights, dense_kernel, dense_bias):
         first_kernel, first_recurrent, first_bias = lstm_weights[0]
@@ -34,13 +35,16 @@ class NumpyStep:
 
     @classmethod
     def from_model(cls, model, layers: int) -> NumpyStep:
-        """The weights of a training or inference model (layers named as in charkeras/model/networks.py)."""
+        """The weights of a training or inference model (layers named as in
+        charkeras/model/networks.py)."""
         lstm_weights = []
         for i in range(layers):
             layer = model.get_layer(lstm_name(i))
-            lstm_weights.append([np.asarray(w) for w in getattr(layer, "cell", layer).get_weights()])
+            lstm_weights.append(
+                [np.asarray(w) for w in getattr(layer, "cell", layer).get_weights()])
         dense_kernel, dense_bias = (np.asarray(w) for w in model.get_layer("logits").get_weights())
-        return cls(np.asarray(model.get_layer("embedding").get_weights()[0]), lstm_weights, dense_kernel, dense_bias)
+        return cls(np.asarray(model.get_layer("embedding").get_weights()[0]), lstm_weights,
+                   dense_kernel, dense_bias)
 
     def __call__(self, char_ids: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         state = np.asarray(state, np.float32)
@@ -48,7 +52,8 @@ class NumpyStep:
         h, c = _lstm_update(z, state[:, 1])
         new_state = [h, c]
         for i, (kernel, bias) in enumerate(self.stacked, start=1):
-            h, c = _lstm_update(np.concatenate([h, state[:, 2 * i]], axis=1) @ kernel + bias, state[:, 2 * i + 1])
+            h, c = _lstm_update(np.concatenate([h, state[:, 2 * i]], axis=1) @ kernel + bias,
+                                state[:, 2 * i + 1])
             new_state += [h, c]
         return h @ self.dense_kernel + self.dense_bias, np.stack(new_state, axis=1)
 

@@ -24,7 +24,8 @@ def _tf_variable(variable):
 
 
 def is_distributed(variables) -> bool:
-    return bool(variables) and isinstance(_tf_variable(variables[0]), tf.distribute.DistributedValues)
+    return bool(variables) and isinstance(_tf_variable(variables[0]),
+                                          tf.distribute.DistributedValues)
 
 
 def _strategy(variables):
@@ -49,7 +50,8 @@ def _compiled(owner, variables):
     @tf.function
     def scatter(arrays):
         def replica_fn(arrays):
-            replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int32)
+            replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group,
+                              tf.int32)
             for v, full in zip(tf_vars, arrays):
                 rows = v.shape[0]
                 v.assign(tf.ensure_shape(full[replica * rows:(replica + 1) * rows], v.shape))
@@ -61,7 +63,8 @@ def _compiled(owner, variables):
 
 
 def gather(owner, variables) -> list[np.ndarray]:
-    """Every replica's copy of each variable, concatenated in replica order (global stream order)."""
+    """Every replica's copy of each variable, concatenated in replica order (global stream
+    order)."""
     strategy = _strategy(variables)
     gathered = _compiled(owner, variables)[0]()
     return [np.asarray(strategy.experimental_local_results(g)[0]) for g in gathered]
@@ -72,5 +75,7 @@ def scatter(owner, variables, arrays: list[np.ndarray]) -> None:
     replicas = _strategy(variables).num_replicas_in_sync
     for v, a in zip(variables, arrays):
         if a.shape[0] != v.shape[0] * replicas or tuple(a.shape[1:]) != tuple(v.shape[1:]):
-            raise ValueError(f"state of shape {a.shape} does not fit {replicas} replicas of {tuple(v.shape)}")
-    _compiled(owner, variables)[1]([tf.constant(a, dtype=_tf_variable(v).dtype) for v, a in zip(variables, arrays)])
+            raise ValueError(
+                f"state of shape {a.shape} does not fit {replicas} replicas of {tuple(v.shape)}")
+    _compiled(owner, variables)[1]([tf.constant(a, dtype=_tf_variable(v).dtype) for v,
+                                    a in zip(variables, arrays)])

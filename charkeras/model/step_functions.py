@@ -1,7 +1,8 @@
-"""Step functions: `step_fn(ids [B], state [B, 2L, U]) -> (logits [B, V], state)`, the interface every
-in-graph loop (sampling, scoring) calls.
+"""Step functions: `step_fn(ids [B], state [B, 2L, U]) -> (logits [B, V], state)`, the interface
+every in-graph loop (sampling, scoring) calls.
 
-- `inference_model_step_fn`: the Keras inference model itself (the `step` signature and .tflite files);
+- `inference_model_step_fn`: the Keras inference model itself (the `step` signature and .tflite
+  files);
 - `written_out_step_fn`: the same arithmetic written out for loops that run inside one graph.
 
 Why the written-out form:
@@ -46,9 +47,11 @@ def written_out_step_fn(model, layers: int):
     embedding = tf.convert_to_tensor(model.get_layer("embedding").embeddings)
     dense = model.get_layer("logits")
     first = cells[0]
-    input_table = tf.matmul(embedding, tf.convert_to_tensor(first.kernel)) + tf.convert_to_tensor(first.bias)
+    input_table = tf.matmul(embedding,
+                            tf.convert_to_tensor(first.kernel)) + tf.convert_to_tensor(first.bias)
     recurrent_0 = tf.convert_to_tensor(first.recurrent_kernel)
-    stacked = [(tf.concat([tf.convert_to_tensor(c.kernel), tf.convert_to_tensor(c.recurrent_kernel)], axis=0),
+    stacked = [(tf.concat([tf.convert_to_tensor(c.kernel),
+                           tf.convert_to_tensor(c.recurrent_kernel)], axis=0),
                 tf.convert_to_tensor(c.bias)) for c in cells[1:]]
     dense_kernel, dense_bias = tf.convert_to_tensor(dense.kernel), tf.convert_to_tensor(dense.bias)
 

@@ -34,7 +34,8 @@ def set_layer_weights(model, weights: dict[str, list[np.ndarray]], cfg: ModelCon
 
 
 def transfer_weights(source, target, cfg: ModelConfig) -> None:
-    """Copy weights between a training model and an inference model (either direction), by layer name."""
+    """Copy weights between a training model and an inference model (either direction), by layer
+    name."""
     set_layer_weights(target, layer_weights(source, cfg), cfg)
 
 

@@ -1,10 +1,11 @@
-"""Beam search over a model's `step` signature with keras_hub's BeamSampler: the most likely continuation.
+"""Beam search over a model's `step` signature with keras_hub's BeamSampler: the most likely
+continuation.
 
-keras_hub.samplers.BeamSampler calls `next(prompt, cache, index)` and reorders `cache` with the beams
-it keeps, whatever the cache holds: here the LSTM state [batch * beams, 2L, U] is the cache, and
-`next` feeds the character at `index - 1` through one step. The prime (all but its last character)
-is run first to make the starting state. TensorFlow and keras_hub are imported here only, so plain
-sampling and LiteRT never pay for them.
+keras_hub.samplers.BeamSampler calls `next(prompt, cache, index)` and reorders `cache` with the
+beams it keeps, whatever the cache holds: here the LSTM state [batch * beams, 2L, U] is the cache,
+and `next` feeds the character at `index - 1` through one step. The prime (all but its last
+character) is run first to make the starting state. TensorFlow and keras_hub are imported here only,
+so plain sampling and LiteRT never pay for them.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import tensorflow as tf
 from charkeras.errors import require
 
 
-def beam_search(step, prime_ids: np.ndarray, n: int, beams: int, layers: int, units: int) -> np.ndarray:
-    """ids [B, n] continuing each row of `prime_ids` [B, P] (P >= 1) with the most likely text found by a
-    beam of `beams`; `step(char_id=[B], state=[B, 2L, U])` returns {"logits", "state"}."""
+def beam_search(step, prime_ids: np.ndarray, n: int, beams: int, layers: int,
+                units: int) -> np.ndarray:
+    """ids [B, n] continuing each row of `prime_ids` [B, P] (P >= 1) with the most likely text found
+    by a beam of `beams`; `step(char_id=[B], state=[B, 2L, U])` returns {"logits", "state"}."""
     from keras_hub.samplers import BeamSampler
 
     require(beams >= 1, f"--beam must be >= 1 (got {beams})")
@@ -49,10 +51,12 @@ def beam_search(step, prime_ids: np.ndarray, n: int, beams: int, layers: int, un
 
 
 def beam_generate(model, n: int, prime: str, beams: int) -> str:
-    """The most likely `n` characters after `prime` for a loaded SavedModel or run (charkeras.load)."""
+    """The most likely `n` characters after `prime` for a loaded SavedModel or run
+    (charkeras.load)."""
     functions = getattr(model, "functions", None)
     require(functions is not None and "step" in functions,
             f"--beam runs on TensorFlow: use --runtime savedmodel or run (got {model.runtime})")
     model.warn_unknown(prime)
-    ids = beam_search(functions["step"], model.prime_ids(prime)[None, :], n, beams, model.layers, model.units)
+    ids = beam_search(functions["step"], model.prime_ids(prime)[None, :], n, beams, model.layers,
+                      model.units)
     return model.vocab.decode(ids[0])

@@ -15,8 +15,8 @@ from charkeras.errors import require
 from charkeras.machine import available_memory, cpu_cores
 
 INT32_MAX = 2**31 - 1
-# Bytes per generated character and row: the ids (TensorArray, stack, transpose), the tokens gathered
-# as a string tensor, the joined text and its Python decoding.
+# Bytes per generated character and row: the ids (TensorArray, stack, transpose), the tokens
+# gathered as a string tensor, the joined text and its Python decoding.
 _BYTES_PER_CHAR = 96
 # Bytes per row per layer x unit (states in and out, the four gates, copies between ops: LiteRT used
 # 6.1 GB for 100,000 rows of a 2x512 model, 61 bytes per row-unit) and per
@@ -58,7 +58,8 @@ def check_sizes(n: int, num_samples: int, top_k: int = 0) -> None:
 
 def generation_bytes(n: int, num_samples: int, layers: int, units: int, vocab_size: int) -> int:
     """An upper estimate of the working memory of generating `num_samples` x `n` characters."""
-    per_row = _BYTES_PER_CHAR * n + _BYTES_PER_STATE_UNIT * layers * units + _BYTES_PER_LOGIT * vocab_size
+    per_row = (_BYTES_PER_CHAR * n + _BYTES_PER_STATE_UNIT * layers * units
+               + _BYTES_PER_LOGIT * vocab_size)
     return num_samples * per_row
 
 
@@ -68,7 +69,8 @@ def check_generation_memory(n: int, num_samples: int, layers: int, units: int, v
     `rows` names the option that sets the rows: --num-samples, or --beam for a beam search."""
     need = generation_bytes(n, num_samples, layers, units, vocab_size)
     _check_memory(need, f"--n {n} x {rows} {num_samples}", available,
-                  f"generate fewer characters or {'beams' if rows == '--beam' else 'samples'} per call")
+                  f"generate fewer characters or {'beams' if rows == '--beam' else 'samples'} per "
+                  "call")
 
 
 def check_scoring_memory(streams: int, steps_per_call: int, layers: int, units: int,
@@ -88,8 +90,8 @@ def check_trace_memory(chars: int, layers: int, units: int, vocab_size: int,
 
 def check_prime(prime: str) -> None:
     require(len(prime) <= PRIME_MAX_CHARS,
-            f"the prime must be at most {PRIME_MAX_CHARS:,} characters (got {len(prime):,}); use the "
-            "end of the text as the prime, or `charkeras evaluate` to score a whole text")
+            f"the prime must be at most {PRIME_MAX_CHARS:,} characters (got {len(prime):,}); use "
+            "the end of the text as the prime, or `charkeras evaluate` to score a whole text")
 
 
 def _check_memory(need: int, what: str, available: int | None, advice: str) -> None:

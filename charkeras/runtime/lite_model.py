@@ -1,4 +1,5 @@
-"""The LiteRT runtime: the exported `.tflite` `step` signature plus numpy sampling, never TensorFlow.
+"""The LiteRT runtime: the exported `.tflite` `step` signature plus numpy sampling, never
+TensorFlow.
 
 This is the fast path of `charkeras generate`: no TensorFlow import (~2.5 s saved), well under a
 millisecond per step. The .tflite holds only the step (TFLite builtins have no string or
@@ -19,6 +20,7 @@ from charkeras.artifact.layout import PRECISIONS, TFLITE_FILES
 from charkeras.artifact.schema import check_model_fits_card
 from charkeras.errors import ModelLoadError, RuntimeMissing, require
 from charkeras.machine import cpu_cores
+from charkeras.native_chatter import filtered_stderr
 from charkeras.probability import log_softmax
 from charkeras.runtime.char_model import CharModel
 from charkeras.runtime.limits import check_threads
@@ -40,7 +42,8 @@ def make_interpreter(path: Path, threads: int | None = None):
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
-        raise RuntimeMissing(f"--runtime tflite needs the LiteRT interpreter: {INSTALL_HINT}") from None
+        raise RuntimeMissing(
+            f"--runtime tflite needs the LiteRT interpreter: {INSTALL_HINT}") from None
     try:
         return Interpreter(model_path=str(path), num_threads=threads or default_threads())
     except (ValueError, RuntimeError) as exc:
@@ -56,14 +59,16 @@ def check_file_digest(path: Path, expected: str | None) -> None:
     except OSError as exc:
         raise ModelLoadError(f"cannot read {path}: {exc.strerror or exc}") from None
     if digest != expected:
-        raise ModelLoadError(f"{path} is not the file card.json describes (sha256 differs): it was replaced or "
-                             "damaged, or an export into this directory was interrupted; export again")
+        raise ModelLoadError(f"{path} is not the file card.json describes (sha256 differs): it was "
+                             "replaced or damaged, or an export into this directory was "
+                             "interrupted; export again")
 
 
 class LiteCharModel(CharModel):
     runtime = "tflite"
 
-    def __init__(self, model_path: Path, vocab, layers, units, card=None, path=None, threads: int | None = None):
+    def __init__(self, model_path: Path, vocab, layers, units, card=None, path=None,
+                 threads: int | None = None):
         super().__init__(vocab, layers, units, card, path)
         self.model_path = Path(model_path)
         self.interpreter = make_interpreter(model_path, threads)
@@ -74,27 +79,32 @@ class LiteCharModel(CharModel):
             raise ModelLoadError(f"{model_path} does not have the contract's step signature")
         outputs = runner.get_output_details()
         check_model_fits_card(str(model_path), len(vocab), self.layers, self.units,
-                              outputs["logits"]["shape_signature"], outputs["state"]["shape_signature"])
+                              outputs["logits"]["shape_signature"],
+                              outputs["state"]["shape_signature"])
         self._batch = None
 
     @classmethod
     def from_export(cls, base: Path, card: dict, vocab, precision: str = "float32",
                     threads: int | None = None) -> LiteCharModel:
-        require(precision in PRECISIONS, f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
+        require(precision in PRECISIONS,
+                f"--precision must be one of {', '.join(PRECISIONS)} (got {precision!r})")
         model_path = Path(base) / TFLITE_FILES[precision]
         if not model_path.is_file():
             hint = " (export with --quantize int8)" if precision == "int8" else ""
             raise ModelLoadError(f"{model_path} not found{hint}")
-        check_file_digest(model_path, ((card.get("tflite") or {}).get(model_path.name) or {}).get("sha256"))
+        check_file_digest(model_path,
+                          ((card.get("tflite") or {}).get(model_path.name) or {}).get("sha256"))
         return cls(model_path, vocab, card["layers"], card["units"], card, base, threads)
 
     def _resize(self, batch: int) -> None:
-        # The interpreter keeps one batch size; changing it reallocates, so do it only when it changes.
+        # The interpreter keeps one batch size; changing it reallocates, so do it only when it
+        # changes.
         if batch != self._batch:
             it = self.interpreter
             it.resize_tensor_input(self._in["char_id"], [batch])
             it.resize_tensor_input(self._in["state"], [batch, 2 * self.layers, self.units])
-            it.allocate_tensors()
+            with filtered_stderr():  # LiteRT's XNNPACK line, on the first allocation
+                it.allocate_tensors()
             self._batch = batch
 
     def _step(self, char_ids, state):
@@ -108,7 +118,8 @@ class LiteCharModel(CharModel):
 
     def _generate_ids(self, prime_ids, n, temperature, top_k, seed):
         state = self.zero_state(len(prime_ids))
-        return generate_ids_numpy(self._step, prime_ids, state, n, temperature, top_k, (seed, 0))  # seed s is [s, 0]
+        # seed s is [s, 0]
+        return generate_ids_numpy(self._step, prime_ids, state, n, temperature, top_k, (seed, 0))
 
     def score(self, text: str) -> tuple[float, int]:
         self.warn_unknown(text)

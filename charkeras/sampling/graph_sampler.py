@@ -1,4 +1,5 @@
-"""The sampling rules of charkeras/sampling/__init__.py as TensorFlow ops, and the in-graph generation loop.
+"""The sampling rules of charkeras/sampling/__init__.py as TensorFlow ops, and the in-graph
+generation loop.
 
 `step_fn(char_ids [B] int32, state [B, 2L, U]) -> (logits [B, V], state)` is the contract's `step`.
 """
@@ -50,7 +51,8 @@ def feed(step_fn, ids, state):
 
 
 def generate_ids(step_fn, prime_ids, state, num_chars, temperature, top_k, seed):
-    """Feed `prime_ids` [B, P>=1], then sample `num_chars` ids per row: returns [B, num_chars] int32."""
+    """Feed `prime_ids` [B, P>=1], then sample `num_chars` ids per row: returns [B, num_chars]
+    int32."""
     temperature = tf.cast(temperature, tf.float32)
     top_k = tf.cast(top_k, tf.int32)
     seed = tf.cast(seed, tf.int32)
@@ -59,7 +61,8 @@ def generate_ids(step_fn, prime_ids, state, num_chars, temperature, top_k, seed)
     out = tf.TensorArray(tf.int32, size=num_chars, element_shape=tf.TensorShape([None]))
 
     def body(i, logits, state, out):
-        ids = sample_next(logits, temperature, top_k, tf.random.experimental.stateless_fold_in(seed, i))
+        ids = sample_next(logits, temperature, top_k,
+                          tf.random.experimental.stateless_fold_in(seed, i))
         out = out.write(i, ids)
         logits, state = step_fn(ids, state)
         return i + 1, logits, state, out

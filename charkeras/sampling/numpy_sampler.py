@@ -17,8 +17,10 @@ _NOISE_BLOCK = 64  # characters whose sampling noise is computed in one numpy pa
 _NOISE_BLOCK_VALUES = 1 << 22  # at most this many noise values (float64) per pass
 
 
-def gumbel_noise(seed: tuple[int, int], first: int, count: int, batch: int, vocab: int) -> np.ndarray:
-    """float64 [count, batch, vocab]: the noise `sample_next` adds for characters first .. first+count-1.
+def gumbel_noise(seed: tuple[int, int], first: int, count: int, batch: int,
+                 vocab: int) -> np.ndarray:
+    """float64 [count, batch, vocab]: the noise `sample_next` adds for characters first ..
+    first+count-1.
 
     Computed for many characters in one go: numpy's cost is per call, and one character's noise is a
     single Philox call of B x V elements.
@@ -28,8 +30,10 @@ def gumbel_noise(seed: tuple[int, int], first: int, count: int, batch: int, voca
     return -np.log(-np.log(uniform.astype(np.float64) + UNIFORM_SHIFT))
 
 
-def sample_next_numpy(logits: np.ndarray, temperature: float, top_k: int, noise: np.ndarray | None) -> np.ndarray:
-    """`sample_next` in numpy: next ids [B] from float32 logits [B, V] and this character's noise [B, V]."""
+def sample_next_numpy(logits: np.ndarray, temperature: float, top_k: int,
+                      noise: np.ndarray | None) -> np.ndarray:
+    """`sample_next` in numpy: next ids [B] from float32 logits [B, V] and this character's noise
+    [B, V]."""
     logits = np.array(logits, np.float32)
     logits[:, [PAD_ID, UNK_ID]] = -np.inf
     vocab = logits.shape[-1]
@@ -43,10 +47,11 @@ def sample_next_numpy(logits: np.ndarray, temperature: float, top_k: int, noise:
     return (logits.astype(np.float64) / scale + noise).argmax(-1).astype(np.int32)
 
 
-def generate_ids_numpy(step, prime_ids: np.ndarray, state: np.ndarray, n: int, temperature: float, top_k: int,
-                       seed: tuple[int, int]) -> np.ndarray:
-    """graph_sampler.generate_ids in numpy: feed `prime_ids` [B, P>=1] to `step(ids, state) -> (logits,
-    state)`, then sample `n` ids per row with the noise of `seed` (a pair, as `stateless_uniform`'s)."""
+def generate_ids_numpy(step, prime_ids: np.ndarray, state: np.ndarray, n: int, temperature: float,
+                       top_k: int, seed: tuple[int, int]) -> np.ndarray:
+    """graph_sampler.generate_ids in numpy: feed `prime_ids` [B, P>=1] to `step(ids, state) ->
+    (logits, state)`, then sample `n` ids per row with the noise of `seed` (a pair, as
+    `stateless_uniform`'s)."""
     batch = len(prime_ids)
     for i in range(prime_ids.shape[1]):
         logits, state = step(prime_ids[:, i], state)

@@ -32,14 +32,17 @@ def philox_block(counter: list[np.ndarray], key: list[np.ndarray]) -> list[np.nd
         if round_:
             k0, k1 = (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
         p0, p1 = _M0 * c0, _M1 * c2
-        c0, c1, c2, c3 = ((p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1, p0 & _MASK32)
+        c0, c1, c2, c3 = ((p1 >> _SHIFT32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _SHIFT32) ^ c3 ^ k1,
+                          p0 & _MASK32)
     return [c0, c1, c2, c3]
 
 
 def _seed_key_counter(seeds: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Key and counter words of int32 seeds [S, 2], as TensorFlow derives them (GenerateKey)."""
-    seeds = np.asarray(seeds, np.int64).reshape(-1, 2).astype(np.uint64)  # int32 -> uint64 sign-extends
-    words = [seeds[:, 0] & _MASK32, seeds[:, 0] >> _SHIFT32, seeds[:, 1] & _MASK32, seeds[:, 1] >> _SHIFT32]
+    # int32 -> uint64 sign-extends
+    seeds = np.asarray(seeds, np.int64).reshape(-1, 2).astype(np.uint64)
+    words = [seeds[:, 0] & _MASK32, seeds[:, 0] >> _SHIFT32, seeds[:, 1] & _MASK32,
+             seeds[:, 1] >> _SHIFT32]
     fixed = [np.full_like(words[0], k) for k in _SCRAMBLE_KEY]
     mix = philox_block(words, fixed)
     zero = np.zeros_like(mix[0])
@@ -53,7 +56,8 @@ def random_words(seeds: np.ndarray, size: int) -> np.ndarray:
     offset = np.arange(blocks, dtype=np.uint64)[None, :]
     # Counter words 0 and 1 start at 0, so adding the block index cannot carry into word 2.
     counter = [counter[0][:, None] + offset, counter[1][:, None] + np.zeros_like(offset),
-               counter[2][:, None] + np.zeros_like(offset), counter[3][:, None] + np.zeros_like(offset)]
+               counter[2][:, None] + np.zeros_like(offset), counter[3][:, None]
+               + np.zeros_like(offset)]
     out = philox_block(counter, [key[0][:, None], key[1][:, None]])
     return np.stack(out, axis=-1).reshape(len(key[0]), blocks * 4)[:, :size].astype(np.uint32)
 
@@ -61,11 +65,13 @@ def random_words(seeds: np.ndarray, size: int) -> np.ndarray:
 def stateless_uniform(seeds: np.ndarray, size: int) -> np.ndarray:
     """float32 [S, size] = tf.random.stateless_uniform([size], seed) for each seed (on CPU)."""
     words = random_words(seeds, size)
-    return ((words & np.uint32(0x7FFFFF)) | np.uint32(0x3F800000)).view(np.float32) - np.float32(1.0)
+    in_one_to_two = ((words & np.uint32(0x7FFFFF)) | np.uint32(0x3F800000)).view(np.float32)
+    return in_one_to_two - np.float32(1.0)
 
 
 def stateless_fold_in(seed, data: np.ndarray) -> np.ndarray:
-    """int32 [S, 2] = tf.random.experimental.stateless_fold_in(seed, d) for each d of int32 `data`."""
+    """int32 [S, 2] = tf.random.experimental.stateless_fold_in(seed, d) for each d of int32
+    `data`."""
     first = random_words(np.asarray(seed).reshape(1, 2), 1)[0, 0].astype(np.uint32).view(np.int32)
     data = np.asarray(data, np.int32).reshape(-1)
     return np.stack([np.full_like(data, first), data], axis=1)

@@ -2,8 +2,8 @@
 
 A source is a text file, a directory of text files, or `tfds:NAME[:SPLIT]` (a TensorFlow Datasets
 text dataset, read by charkeras/text/tfds_source.py, which alone needs TensorFlow). The encoded ids
-are cached as a memory-mapped `.npy` (uint8 or uint16) under a key made from the sha256 of the source
-bytes and the encoding, so an edited file never reuses a stale cache.
+are cached as a memory-mapped `.npy` (uint8 or uint16) under a key made from the sha256 of the
+source bytes and the encoding, so an edited file never reuses a stale cache.
 
 The cache is not trusted blindly: `meta.json` records the sha256 of `ids.npy` as written, and every
 open hashes the file again in streaming blocks (about a second per GB); a mismatch (a damaged or
@@ -44,7 +44,8 @@ class Corpus:
         return len(self.ids)
 
     def split(self, val_frac: float) -> tuple[np.ndarray, np.ndarray]:
-        """(train, validation): validation is the last `val_frac` of the text, as in the standard split."""
+        """(train, validation): validation is the last `val_frac` of the text, as in the standard
+        split."""
         n_train = int(len(self.ids) * (1.0 - val_frac))
         return self.ids[:n_train], self.ids[n_train:]
 
@@ -54,29 +55,34 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "charkeras"
 
 
-def load_corpus(source: str | os.PathLike, encoding: str = "utf-8", cache_dir: Path | None = None) -> Corpus:
-    """Read `source`, build its vocabulary and ids, reusing the cache when the content is unchanged."""
+def load_corpus(source: str | os.PathLike, encoding: str = "utf-8",
+                cache_dir: Path | None = None) -> Corpus:
+    """Read `source`, build its vocabulary and ids, reusing the cache when the content is
+    unchanged."""
     source = str(source)
     check_encoding(encoding)
     if source.startswith(TFDS_PREFIX):
-        from charkeras.text.tfds_source import read_tfds_text  # TensorFlow Datasets only for tfds: sources
+        # TensorFlow Datasets only for tfds: sources
+        from charkeras.text.tfds_source import read_tfds_text
 
         text = read_tfds_text(source[len(TFDS_PREFIX):])
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         return _cached_or_built(source, digest, encoding, cache_dir,
-                                lambda: (text[i:i + _CHUNK_CHARS] for i in range(0, len(text), _CHUNK_CHARS)))
+                                lambda: (text[i:i + _CHUNK_CHARS]
+                                         for i in range(0, len(text), _CHUNK_CHARS)))
     path = Path(source)
     if not path.exists():
         raise CorpusError(f"corpus not found: {source}")
     files = text_files(path)
     digest = sha256_of_files(path, files)
-    return _cached_or_built(source, digest, encoding, cache_dir, lambda: iter_decoded(files, encoding))
+    return _cached_or_built(source, digest, encoding, cache_dir,
+                            lambda: iter_decoded(files, encoding))
 
 
 def _cached_or_built(source, digest, encoding, cache_dir, text_chunks) -> Corpus:
     """The cached ids of the text, built first if needed. `text_chunks()` iterates over the text in
-    pieces; it is called twice (count the characters, then encode them), so a corpus is never held in
-    memory whole: peak memory is a few chunks, whatever the corpus size."""
+    pieces; it is called twice (count the characters, then encode them), so a corpus is never held
+    in memory whole: peak memory is a few chunks, whatever the corpus size."""
     key = hashlib.sha256(f"v{CACHE_VERSION}:{digest}:{encoding}".encode()).hexdigest()[:32]
     root = Path(cache_dir or default_cache_dir())
     entry = root / key
@@ -88,7 +94,8 @@ def _cached_or_built(source, digest, encoding, cache_dir, text_chunks) -> Corpus
         try:
             _remove_killed_builds(root)
             entry.mkdir(parents=True, exist_ok=True)
-            (entry / "meta.json").unlink(missing_ok=True)  # a rebuild killed part way is then unfinished
+            # a rebuild killed part way is then unfinished
+            (entry / "meta.json").unlink(missing_ok=True)
             ids_sha256 = _encode_into(entry / "ids.npy", text_chunks(), vocab, chars)
             vocab.save(entry / "vocab.json")
             # meta.json last: its presence with the right sha256 marks the entry complete.
@@ -96,11 +103,13 @@ def _cached_or_built(source, digest, encoding, cache_dir, text_chunks) -> Corpus
                     "vocab_sha256": _sha256_of_file(entry / "vocab.json")}
             write_text_atomic(entry / "meta.json", json.dumps(meta))
         except OSError as exc:  # read-only, full, or a file where a directory should be
-            raise CorpusError(f"cannot write the corpus cache {exc.filename or entry}: {exc.strerror or exc}; "
-                              "pass --cache-dir DIR (or set CHARKERAS_CACHE) to a writable directory") from None
+            raise CorpusError(f"cannot write the corpus cache {exc.filename or entry}: "
+                              f"{exc.strerror or exc}; pass --cache-dir DIR (or set "
+                              "CHARKERAS_CACHE) to a writable directory") from None
         cached = _read_cache(entry, digest)
         if cached is None:
-            raise CorpusError(f"the corpus cache {entry} cannot be read back after writing it; remove it and retry")
+            raise CorpusError(f"the corpus cache {entry} cannot be read back after writing it; "
+                              "remove it and retry")
     ids, vocab = cached
     return Corpus(ids=ids, vocab=vocab, sha256=digest, source=source)
 
@@ -139,10 +148,10 @@ def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> str:
     """Write the ids of the text to the .npy file `path` atomically, a chunk at a time; return the
     sha256 of the file.
 
-    Plain sequential writes (not a writable memory map, whose dirty pages count towards the process's
-    memory until written back): peak memory stays a few chunks whatever the corpus size, and a full
-    disk fails with ENOSPC at the write that does not fit. The temporary is locked while it is written,
-    so only a killed build's temporary counts as stale.
+    Plain sequential writes (not a writable memory map, whose dirty pages count towards the
+    process's memory until written back): peak memory stays a few chunks whatever the corpus size,
+    and a full disk fails with ENOSPC at the write that does not fit. The temporary is locked while
+    it is written, so only a killed build's temporary counts as stale.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     dtype = np.dtype(vocab.id_dtype)
@@ -150,7 +159,8 @@ def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> str:
         with open(tmp, "xb") as f:
             lock_while_writing(f.fileno())
             out = _HashingWriter(f)
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (chars,)}
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                      "shape": (chars,)}
             np.lib.format.write_array_header_1_0(out, header)
             at = 0
             for chunk in chunks:
@@ -159,7 +169,8 @@ def _encode_into(path: Path, chunks, vocab: Vocabulary, chars: int) -> str:
                     out.write(piece.tobytes())
                     at += len(piece)
             if at != chars:
-                raise CorpusError(f"the corpus changed while it was read ({chars} then {at} characters); retry")
+                raise CorpusError(
+                    f"the corpus changed while it was read ({chars} then {at} characters); retry")
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -23,7 +23,8 @@ def check_encoding(encoding: str) -> None:
     except LookupError:
         raise CorpusError(f"unknown --encoding {encoding!r} (try utf-8, latin-1, cp1252)") from None
     if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib...: bytes<->bytes codecs
-        raise CorpusError(f"--encoding {encoding!r} is not a text encoding (try utf-8, latin-1, cp1252)")
+        raise CorpusError(
+            f"--encoding {encoding!r} is not a text encoding (try utf-8, latin-1, cp1252)")
 
 
 def read_text(source: str | os.PathLike, encoding: str = "utf-8", max_chars: int | None = None,
@@ -54,7 +55,8 @@ def text_files(path: Path) -> list[Path]:
             return [path]
         if not path.is_dir():  # a FIFO or a device would block or never end
             raise CorpusError(f"{path} is not a regular file or a directory")
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.parts))
+        files = sorted(p for p in path.rglob("*") if p.is_file()
+                       and not any(s.startswith(".") for s in p.parts))
     except OSError as exc:
         raise unreadable(path, exc) from None
     if not files:
@@ -63,7 +65,8 @@ def text_files(path: Path) -> list[Path]:
 
 
 def unreadable(path, exc: OSError) -> CorpusError:
-    """The one message for a text that exists but cannot be read (permissions, I/O errors, /proc files)."""
+    """The one message for a text that exists but cannot be read (permissions, I/O errors, /proc
+    files)."""
     return CorpusError(f"cannot read {exc.filename or path}: {exc.strerror or exc}")
 
 
@@ -82,20 +85,22 @@ def sha256_of_files(root: Path, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-def decode_files(files: list[Path], encoding: str, encoding_option: str | None = "--encoding") -> str:
+def decode_files(files: list[Path], encoding: str,
+                 encoding_option: str | None = "--encoding") -> str:
     return "".join(iter_decoded(files, encoding, encoding_option))
 
 
 def _advice(encoding_option: str | None) -> str:
-    """What to do about bytes that do not decode, naming the option only where the command has it."""
+    """What to do about bytes that do not decode, naming the option only where the command has
+    it."""
     if encoding_option is None:
         return "it must be UTF-8: convert it, e.g. with iconv -f latin-1 -t utf-8"
     return f"pass {encoding_option} with the file's real encoding, e.g. {encoding_option} latin-1"
 
 
 def _decoder(encoding: str):
-    """An incremental decoder; UTF-8 drops a leading byte order mark (Windows editors write one), which
-    would otherwise become a character of the vocabulary."""
+    """An incremental decoder; UTF-8 drops a leading byte order mark (Windows editors write one),
+    which would otherwise become a character of the vocabulary."""
     name = codecs.lookup(encoding).name
     return codecs.getincrementaldecoder("utf-8-sig" if name == "utf-8" else encoding)()
 
@@ -103,8 +108,8 @@ def _decoder(encoding: str):
 def iter_decoded(files: list[Path], encoding: str, encoding_option: str | None = "--encoding"):
     """The text of `files` in pieces of at most 16 MB of bytes each, decoded as it is read.
 
-    Files that do not end a line are separated by one, so words of two files never merge. A UTF-8 byte
-    order mark at the start of a file is not text and is dropped.
+    Files that do not end a line are separated by one, so words of two files never merge. A UTF-8
+    byte order mark at the start of a file is not text and is dropped.
     """
     previous_end = ""  # the end of the previous file's text ("" for an empty file)
     for i, f in enumerate(files):
@@ -114,7 +119,8 @@ def iter_decoded(files: list[Path], encoding: str, encoding_option: str | None =
         decoder = _decoder(encoding)
         position = 0
         try:
-            fh = open(f, "rb")  # noqa: SIM115 - closed below; reads are wrapped for their OSError too
+            # closed below; its reads are wrapped for their OSError too
+            fh = open(f, "rb")  # noqa: SIM115
         except OSError as exc:
             raise unreadable(f, exc) from None
         with fh:
@@ -129,9 +135,12 @@ def iter_decoded(files: list[Path], encoding: str, encoding_option: str | None =
                 except UnicodeDecodeError as exc:
                     data = pending + block
                     raise CorpusError(
-                        f"{f} is not valid {encoding} (byte 0x{data[exc.start:exc.start + 1].hex()} at offset "
-                        f"{position - len(pending) + exc.start}); {_advice(encoding_option)}") from None
-                except UnicodeError as exc:  # codecs such as idna or punycode fail without a position
+                        f"{f} is not valid {encoding} (byte "
+                        f"0x{data[exc.start:exc.start + 1].hex()} at offset "
+                        f"{position - len(pending) + exc.start}); "
+                        f"{_advice(encoding_option)}") from None
+                except UnicodeError as exc:
+                    # codecs such as idna or punycode fail without a position
                     raise CorpusError(f"{f} cannot be decoded as {encoding} ({exc}); "
                                       f"{_advice(encoding_option)}") from None
                 if text:

@@ -1,10 +1,11 @@
 """Character vocabulary: Unicode code points <-> integer ids.
 
 The id layout is TextVectorization's: 0 is padding (''), 1 is unknown ('[UNK]'), then the characters
-by falling frequency. `encode()` maps text to ids in numpy, for whole corpora too, where a 100 MB string
-tensor split into characters would need several GB; the exported signatures do the same mapping inside
-the graph with a TextVectorization layer built from this vocabulary (charkeras/exporting/signatures.py).
-No TensorFlow here: the LiteRT runtime and `--help` load this module.
+by falling frequency. `encode()` maps text to ids in numpy, for whole corpora too, where a 100 MB
+string tensor split into characters would need several GB; the exported signatures do the same
+mapping inside the graph with a TextVectorization layer built from this vocabulary
+(charkeras/exporting/signatures.py). No TensorFlow here: the LiteRT runtime and `--help` load this
+module.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class Vocabulary:
         present = np.flatnonzero(counts)
         order = present[np.argsort(-counts[present], kind="stable")]
         if len(order) + 2 > np.iinfo(np.uint16).max:
-            raise CorpusError(f"corpus has {len(order)} distinct characters; at most 65533 are supported")
+            raise CorpusError(
+                f"corpus has {len(order)} distinct characters; at most 65533 are supported")
         return cls([chr(int(cp)) for cp in order])
 
     @classmethod
@@ -83,7 +85,8 @@ class Vocabulary:
 
     @property
     def start_id(self) -> int:
-        """The id fed before sampling when the prime is empty: newline if known, else the most frequent char."""
+        """The id fed before sampling when the prime is empty: newline if known, else the most
+        frequent char."""
         return int(self.encode("\n")[0]) if "\n" in self.chars else 2
 
     def to_json(self) -> str:
@@ -115,7 +118,8 @@ class Vocabulary:
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:
-        """The vocabulary saved in `path`; a damaged file raises CorpusError (OSError if unreadable)."""
+        """The vocabulary saved in `path`; a damaged file raises CorpusError (OSError if
+        unreadable)."""
         try:
             text = Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
@@ -127,16 +131,18 @@ class Vocabulary:
 
 
 def check_unicode(text: str, what: str) -> None:
-    """Refuse text that is not a sequence of Unicode characters: lone surrogates, which is what bytes
-    that are not UTF-8 become in a command-line argument (Python's surrogateescape), e.g. `--prime $'\\xff'`.
-    Such text cannot be encoded, by TensorFlow or here, so it is an error rather than a guess."""
+    """Refuse text that is not a sequence of Unicode characters: lone surrogates, which is what
+    bytes that are not UTF-8 become in a command-line argument (Python's surrogateescape), e.g.
+    `--prime $'\\xff'`. Such text cannot be encoded, by TensorFlow or here, so it is an error rather
+    than a guess."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         bad = ord(text[exc.start])
         if 0xDC80 <= bad <= 0xDCFF:
-            raise CorpusError(f"{what} is not valid UTF-8 (byte 0x{bad - 0xDC00:02x} at character {exc.start}): "
-                              "give it in UTF-8 (check the terminal's or the script's encoding)") from None
+            raise CorpusError(f"{what} is not valid UTF-8 (byte 0x{bad - 0xDC00:02x} at character "
+                              f"{exc.start}): give it in UTF-8 (check the terminal's or the "
+                              "script's encoding)") from None
         raise CorpusError(f"{what} holds a lone surrogate U+{bad:04X} at character {exc.start}, "
                           "which is not a character") from None
 
@@ -145,7 +151,8 @@ def code_points(text: str) -> np.ndarray:
     """The Unicode code points of `text` as a uint32 array (UTF-32 is one unit per code point)."""
     try:
         return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    except UnicodeEncodeError:  # lone surrogates, e.g. from --encoding unicode_escape or a raw argument
+    except UnicodeEncodeError:
+        # lone surrogates, e.g. from --encoding unicode_escape or a raw argument
         check_unicode(text, "the text")
         raise
 

@@ -16,11 +16,13 @@ import tensorflow as tf
 
 from charkeras import __version__
 from charkeras.atomic import write_text_atomic
-from charkeras.config import CharConfig
+from charkeras.config import FINE_TUNE_FIELDS, CharConfig
 from charkeras.data.pipeline import make_dataset
 from charkeras.data.streams import StreamLayout
-from charkeras.errors import RunDirError
+from charkeras.errors import ConfigError, RunDirError
 from charkeras.model.networks import build_training_model, training_layout
+from charkeras.model.vocab_transfer import BaseModel, MergedVocabulary
+from charkeras.model.weights import set_layer_weights
 from charkeras.text.id_cache import Corpus, load_corpus
 from charkeras.threads import configure_training_threads
 from charkeras.train import interrupts, kill_points
@@ -41,9 +43,21 @@ from charkeras.train.callbacks.tensorboard_log import TensorBoardLog
 from charkeras.train.callbacks.validation import Validation
 from charkeras.train.distributed.loop import DistributedValidation, fit_distributed
 from charkeras.train.distributed.strategy import Job, start_job
+from charkeras.train.fine_tuning import (
+    fine_tune_config,
+    first_weights,
+    lineage,
+    merged_corpus,
+    resumed_corpus,
+)
 from charkeras.train.memory_check import check_training_memory
 from charkeras.train.optimizers import make_optimizer, schedule_total
-from charkeras.train.planning import fit_segments, planned_epochs, planned_steps
+from charkeras.train.planning import (
+    check_planned_steps,
+    fit_segments,
+    planned_epochs,
+    planned_steps,
+)
 from charkeras.train.run.checkpoints import CheckpointMeta
 from charkeras.train.run.resuming import (
     best_val_loss,
@@ -59,27 +73,32 @@ from charkeras.train.run.names import CONFIG_FILE
 from charkeras.train.run.report import update_report
 from charkeras.train.sizing import AUTO_FIELDS, choose_sizes
 from charkeras.train.summary import hardware_description
+from charkeras.train.throughput import MeasuredThroughput
 
 
 @interrupts.training_session  # Ctrl-C and SIGTERM stop cleanly; the run's lock is released on exit
 def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
         resume: bool = False, force: bool = False, epochs: int | None = None, verbose: int = 1,
         cache_dir=None, callbacks=(), strategy=None, auto=None, started: float | None = None,
-        log: str = "auto", changes: dict | None = None, configure_threads: bool = True, cpu_devices: int = 0):
+        log: str = "auto", changes: dict | None = None, configure_threads: bool = True,
+        cpu_devices: int = 0, base: BaseModel | None = None):
     """Train a model on `source` (file, directory or `tfds:NAME`); returns (model, history dict).
 
     With `resume=True`, `out` must hold a run: its stored config and corpus are used, and training
     continues from the newest checkpoint exactly as if it had not stopped. `epochs` may extend it,
-    and `changes` may set the fields of `resuming.CHANGEABLE` (e.g. {"learning_rate": 1e-4}).
+    and `changes` may set the fields of `config.RESUMABLE` (e.g. {"learning_rate": 1e-4}).
     `auto`: the config fields chosen from the corpus (`sizing.AUTO_FIELDS`) [default: all of them
     without a `config`, none with one]; the choices are stored in config.json, so resume keeps them.
     `started`: time.monotonic() when the command began, which a time budget counts from.
     `log`: how progress is printed with `verbose`: auto, bar or plain (`callbacks.console`).
     `configure_threads`: on a machine without a GPU, set TensorFlow's thread pools for training
     (`threads.configure_training_threads`: one thread per op, one op per core) when TensorFlow has
-    not run an op yet. TensorFlow keeps its pools for the rest of the process: pass False to keep yours.
+    not run an op yet. TensorFlow keeps its pools for the rest of the process: pass False to keep
+    yours.
     `strategy`: auto, one, mirrored or multi-worker (`distributed.strategy`), or a tf.distribute
     Strategy; `cpu_devices`: split the CPU into N logical devices first (data-parallel on a CPU).
+    `base`: the loaded base of a run started from one (`config.train.init_from`; `fine_tuning`),
+    which `charkeras.fit` loads; on a resume only while the run has no checkpoint yet.
     """
     started = time.monotonic() if started is None else started
     auto = (AUTO_FIELDS if config is None else ()) if auto is None else auto
@@ -90,8 +109,11 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
     verbose = verbose if job.chief else 0
     with job.lost_workers_as_errors():
         opened = open_run(job, source, config, resume=resume, force=force, epochs=epochs,
-                          changes=changes, cache_dir=cache_dir, auto=auto, verbose=verbose)
+                          changes=changes, cache_dir=cache_dir, auto=auto, verbose=verbose,
+                          base=base)
         model, optimizer = build(opened, job.strategy)
+        if opened.first_weights is not None:  # the base's; a resume's checkpoint replaces them
+            set_layer_weights(model, opened.first_weights, opened.config.model)
         start = CheckpointMeta(step=0, val_loss=None, train_seconds=0.0)
         states = metrics = None
         if resume:  # the newest readable checkpoint; logs cut back to its step
@@ -115,7 +137,7 @@ def _cluster_timeout(config: CharConfig | None, changes: dict | None) -> float:
     return (changes or {}).get("cluster_timeout", default)
 
 
-# --- open the run: config, corpus, sizes, run directory --------------------------------------------
+# --- open the run: config, corpus, sizes, run directory -------------------------------------------
 
 @dataclass
 class OpenedRun:
@@ -134,10 +156,12 @@ class OpenedRun:
     val_ds: tf.data.Dataset
     per_replica: int  # b = B/R streams per replica
     total_steps: int
+    first_weights: dict | None = None  # a run started from a base: the weights it starts with
 
 
 def open_run(job: Job, source, config: CharConfig | None, *, resume: bool, force: bool,
-             epochs: int | None, changes: dict | None, cache_dir, auto, verbose: int) -> OpenedRun:
+             epochs: int | None, changes: dict | None, cache_dir, auto, verbose: int,
+             base: BaseModel | None = None) -> OpenedRun:
     """Read or check the config, read the corpus, choose the sizes and create (or reopen) the run.
 
     Every check comes before the first file is written, so bad input leaves no half-made run."""
@@ -146,16 +170,22 @@ def open_run(job: Job, source, config: CharConfig | None, *, resume: bool, force
         config, changes, source, expected_sha = _resume_config(run, source, config, epochs, changes)
     else:
         config, expected_sha = _new_config(run, source, config, epochs, force), None
+    start = _check_base(run, config, base, resume)
     corpus = load_corpus(source, encoding=config.data.encoding, cache_dir=cache_dir)
     if expected_sha is not None and corpus.sha256 != expected_sha:
         raise RunDirError(f"{source} is not the corpus this run was trained on (sha256 differs); "
                           "resume with the original text or start a new run")
+    merged = None
+    if resume and config.train.init_from:  # in the run's vocabulary, which grew from its base's
+        corpus, merged = resumed_corpus(corpus, run.read_vocab(), start)
+    elif start is not None:
+        corpus, merged = merged_corpus(corpus, start)
     config = config.replace(model={"vocab_size": len(corpus.vocab)}).validate()
     train_ids, val_ids = corpus.split(config.data.val_frac)
     if not resume:
-        config, notes = choose_sizes(config, len(train_ids), len(val_ids), auto)
-        for note in notes if verbose else ():
-            print(note)
+        # Every worker of a multi-worker job must choose the same shape: no timing there.
+        speed = None if job.multi_worker else MeasuredThroughput()
+        config = _choose_sizes(config, start, auto, len(train_ids), len(val_ids), verbose, speed)
     b, t = config.data.batch_size, config.data.seq_len
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
     val_ds, val_layout = make_dataset(val_ids, b, t, "validation text")
@@ -165,12 +195,60 @@ def open_run(job: Job, source, config: CharConfig | None, *, resume: bool, force
     per_replica = job.prepare_replicas(config)
     if resume:  # a resumed run keeps its recorded layout
         stored, config = config, resumed_config(config, changes, layout.batches)
+        check_planned_steps(config.train, layout.batches)
     else:  # timed here, recorded in config.json
+        check_planned_steps(config.train, layout.batches)  # before the run's first file
         config = config.replace(model={"lstm_layout": training_layout(config.model, per_replica)})
         stored = config
-        _create_run(run, config, corpus, source, len(train_ids), len(val_ids), force)
+        _create_run(run, config, corpus, source, len(train_ids), len(val_ids), force, start, merged)
+    first = None if start is None else first_weights(start, merged, train_ids, config.train.seed)
     return OpenedRun(run, source, corpus, stored, config, train_ids, val_ids, layout, val_layout,
-                     train_ds, val_ds, per_replica, planned_steps(config.train, layout.batches))
+                     train_ds, val_ds, per_replica, planned_steps(config.train, layout.batches),
+                     first)
+
+
+def _check_base(run: RunDir, config: CharConfig, base: BaseModel | None,
+                resume: bool) -> BaseModel | None:
+    """The base the run starts from, or None (a resume from a checkpoint needs none)."""
+    if not config.train.init_from:
+        if base is not None:
+            raise ConfigError("a base was given but the config has no init_from")
+        return None
+    if not resume:
+        if base is None:
+            raise ConfigError(f"init_from {config.train.init_from}: load it with "
+                              "charkeras.runtime.base_loading.load_base and pass it as base=")
+        return base
+    if run.list_checkpoints():
+        return None
+    if base is None:
+        raise RunDirError(f"{run.path} stopped before its first checkpoint and starts from its "
+                          "base: resume it with charkeras fit --resume (which reloads the base)")
+    recorded = (run.read_run_info().get("base") or {}).get("weights_sha256")
+    if recorded != base.lineage.get("weights_sha256"):
+        raise RunDirError(f"the base {config.train.init_from} has changed since {run.path} started "
+                          "from it: start the run again with --force")
+    return base
+
+
+def _choose_sizes(config: CharConfig, base: BaseModel | None, auto, n_train: int, n_val: int,
+                  verbose: int, speed: MeasuredThroughput | None = None) -> CharConfig:
+    """The sizes left out, chosen from the corpus, or from the base and the fine-tuning defaults
+    (`fine_tuning`: the shape is the base's, never the corpus size's); the choices are printed.
+    `speed`: this machine's training speed, which sizes a shape left out to a time budget."""
+    notes = []
+    if base is not None:
+        choice = fine_tune_config(config, base, auto, n_train, n_val)
+        config, auto, notes = choice.config, choice.auto, choice.notes
+    else:
+        auto = [name for name in auto if name not in FINE_TUNE_FIELDS]
+    config, more = choose_sizes(config, n_train, n_val, auto, speed)
+    if notes:  # config.json records the fine-tuning choices with the sizing ones
+        recorded = [*notes, config.train.sizing] if config.train.sizing else notes
+        config = config.replace(train={"sizing": " | ".join(recorded)})
+    for note in [*notes, *more] if verbose else ():
+        print(note)
+    return config
 
 
 def _resume_config(run: RunDir, source, config: CharConfig | None, epochs: int | None,
@@ -195,15 +273,17 @@ def _new_config(run: RunDir, source, config: CharConfig | None, epochs: int | No
 
 
 def _create_run(run: RunDir, config: CharConfig, corpus: Corpus, source, train_chars: int,
-                val_chars: int, force: bool) -> None:
+                val_chars: int, force: bool, base: BaseModel | None = None,
+                merged: MergedVocabulary | None = None) -> None:
     lock_run(run)  # a concurrent fit on the same --out is refused here
     run.prepare_new(force)
     repair(run)
-    run.write_run_files(config, corpus.vocab, {
-        "source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
-        "train_chars": train_chars, "val_chars": val_chars, "charkeras_version": __version__,
-        "hardware": hardware_description(),
-    })
+    info = {"source": str(source), "sha256": corpus.sha256, "chars": len(corpus),
+            "train_chars": train_chars, "val_chars": val_chars, "charkeras_version": __version__,
+            "hardware": hardware_description()}
+    if base is not None:
+        info["base"] = lineage(base, merged)
+    run.write_run_files(config, corpus.vocab, info, None if merged is None else merged.origins())
     interrupts.current_session().run_path = run.path
     kill_points.reached("startup")
 
@@ -307,7 +387,8 @@ class Trainer:
     def _plans_a_budget(self) -> bool:
         """A time budget is planned by a new run, and by a resumed one that stopped before its first
         plan; a planned run resumes with the plan its checkpoint recorded. Each worker of a
-        multi-worker job would time itself: there a budget only comes with --max-steps, which ends it."""
+        multi-worker job would time itself: there a budget only comes with --max-steps, which ends
+        it."""
         train = self.opened.config.train
         if not train.time_budget or self.job.multi_worker:
             return False
@@ -316,7 +397,7 @@ class Trainer:
     def _validation(self, progress) -> Validation:
         opened = self.opened
         if self.job.distributed:  # each replica validates its own streams
-            if self.job.multi_worker:  # every worker validates at the same steps: never by the clock
+            if self.job.multi_worker:  # every worker validates at the same steps, not by the clock
                 progress.validations = Cadence(opened.config.train.val_every, 0.0)
             return DistributedValidation(progress, self.job.strategy, opened.val_ids,
                                          opened.val_layout, opened.config.data.val_batches)
@@ -359,7 +440,8 @@ class Trainer:
         history: dict[str, list] = {}
         for part in segments:
             # One iterator for all the segment's epochs (with steps_per_epoch Keras keeps it): a
-            # new tf.data iterator per epoch stalled 2 of ~30 epoch starts for 18 s (2x256, 84 steps).
+            # new tf.data iterator per epoch stalled 2 of ~30 epoch starts for 18 s (2x256, 84
+            # steps).
             data = self.opened.train_ds.skip(part.skip).take(part.take)
             result = model.fit(data.repeat(part.end_epoch - part.first_epoch),
                                initial_epoch=part.first_epoch, epochs=part.end_epoch,

@@ -1,17 +1,18 @@
-"""Stopping a training run cleanly on Ctrl-C (SIGINT) and SIGTERM, and what `fit` holds while it runs.
+"""Stopping a training run cleanly on Ctrl-C (SIGINT) and SIGTERM, and what `fit` holds while it
+runs.
 
 `fit` runs inside a training session (`training_session`). In the main thread the session handles
 SIGINT and SIGTERM (`kill`, nohup shells, schedulers, `docker stop`) the same way:
   - during start-up (reading the corpus, building the model) a signal stops at once: nothing is
     half-written by then that a later `fit --resume` or `fit --force` cannot handle;
   - during training the first signal is deferred to the end of the current step, after everything
-    logged for that step: `callbacks/safe_point.py` then writes a checkpoint at that step and stops, so
-    the checkpoint, log.csv, samples.jsonl and TensorBoard agree and the resume is exact; a second
-    signal stops at once without saving (resume then continues from the last checkpoint).
-Either way `fit` raises `Interrupted` (a KeyboardInterrupt) after printing one line that says what was
-saved and how to continue; the CLI exits 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
-The session also releases the run's lock (run_lock.py) on every exit. No TensorFlow here: the CLI enters
-a session before it imports TensorFlow, so a Ctrl-C during that import is clean too.
+    logged for that step: `callbacks/safe_point.py` then writes a checkpoint at that step and stops,
+    so the checkpoint, log.csv, samples.jsonl and TensorBoard agree and the resume is exact; a
+    second signal stops at once without saving (resume then continues from the last checkpoint).
+Either way `fit` raises `Interrupted` (a KeyboardInterrupt) after printing one line that says what
+was saved and how to continue; the CLI exits 128 + the signal number (130 for SIGINT, 143 for
+SIGTERM). The session also releases the run's lock (run_lock.py) on every exit. No TensorFlow here:
+the CLI enters a session before it imports TensorFlow, so a Ctrl-C during that import is clean too.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ class Session:
         print(f"\n{line}", file=sys.stderr, flush=True)
 
 
-_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("charkeras_session", default=None)
+_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("charkeras_session",
+                                                                          default=None)
 
 
 class _Signals:
@@ -90,8 +92,8 @@ class _Signals:
     def handler(self, signum, frame):
         if self.deferred and self.requested is None:
             self.requested = signum
-            print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a checkpoint "
-                  "(again to stop at once without saving)", file=sys.stderr, flush=True)
+            print(f"\n{signal.Signals(signum).name}: stopping after this step and saving a "
+                  "checkpoint (again to stop at once without saving)", file=sys.stderr, flush=True)
             return
         raise Interrupted(signum, forced=self.requested is not None)
 
@@ -138,7 +140,8 @@ def training_session(function):
 
 def _install() -> bool:
     if threading.current_thread() is not threading.main_thread():
-        return False  # signals reach the main thread only; a fit in another thread keeps Python's default
+        # signals reach the main thread only; a fit in another thread keeps Python's default
+        return False
     if _signals.depth == 0:
         _signals.requested, _signals.deferred = None, False
         for signum in _SIGNALS:
@@ -157,7 +160,8 @@ def _uninstall() -> None:
 
 
 def defer(on: bool) -> None:
-    """While on (training), a first signal only asks to stop at the next safe point (`stop_requested`)."""
+    """While on (training), a first signal only asks to stop at the next safe point
+    (`stop_requested`)."""
     _signals.deferred = on
 
 

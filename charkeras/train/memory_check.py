@@ -18,7 +18,8 @@ from charkeras.machine import available_memory
 
 def parameter_count(config: CharConfig) -> int:
     m = config.model
-    lstm = sum(4 * m.units * ((m.embedding_dim if i == 0 else m.units) + m.units + 1) for i in range(m.layers))
+    lstm = sum(4 * m.units * ((m.embedding_dim if i == 0 else m.units) + m.units + 1)
+               for i in range(m.layers))
     return m.vocab_size * m.embedding_dim + lstm + m.units * m.vocab_size + m.vocab_size
 
 
@@ -27,8 +28,8 @@ def training_bytes(config: CharConfig) -> int:
     m, d = config.model, config.data
     # float32 weights, gradients and two optimizer moments
     params = 16 * parameter_count(config)
-    # per character of the batch: each layer's gates and states kept for the backward pass, the logits
-    # with their softmax and gradient, the embedded input
+    # per character of the batch: each layer's gates and states kept for the backward pass, the
+    # logits with their softmax and gradient, the embedded input
     per_char = 4 * (m.layers * 7 * m.units + 3 * m.vocab_size + 2 * m.embedding_dim)
     return params + d.batch_size * d.seq_len * per_char
 
@@ -43,7 +44,7 @@ def check_training_memory(config: CharConfig, available: int | None = None) -> N
     need = training_bytes(config)
     m, d = config.model, config.data
     require(need <= available,
-            f"this model needs at least {need / 1e9:.1f} GB of memory to train ({parameter_count(config):,} "
-            f"parameters: --layers {m.layers} x --units {m.units}, --embedding-dim {m.embedding_dim}; "
-            f"--batch-size {d.batch_size} x --seq-len {d.seq_len}), more than the {available / 1e9:.1f} GB "
-            "available: choose smaller sizes")
+            f"this model needs at least {need / 1e9:.1f} GB of memory to train "
+            f"({parameter_count(config):,} parameters: --layers {m.layers} x --units {m.units}, "
+            f"--embedding-dim {m.embedding_dim}; --batch-size {d.batch_size} x --seq-len "
+            f"{d.seq_len}), more than the {available / 1e9:.1f} GB available: choose smaller sizes")

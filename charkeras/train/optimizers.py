@@ -33,7 +33,10 @@ class AnchoredSchedule(keras.optimizers.schedules.LearningRateSchedule):
     `warmup_steps` linear steps from 0 (cosine only). The anchor is set by `attach_anchor`."""
 
     def __init__(self, kind: str, peak: float, alpha: float, warmup_steps: int = 0):
-        self.kind, self.peak, self.alpha, self.warmup_steps = kind, float(peak), float(alpha), int(warmup_steps)
+        self.kind = kind
+        self.peak = float(peak)
+        self.alpha = float(alpha)
+        self.warmup_steps = int(warmup_steps)
         self.anchor = None  # a float64 variable (anchor_step, anchor_progress, total_steps)
 
     def progress(self, step):

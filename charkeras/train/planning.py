@@ -3,8 +3,8 @@
 
 A run ends after `epochs` passes over the data, or after `max_steps` steps when that is sooner: with
 a corpus whose epoch takes hours, users train by steps. The learning-rate schedule spans the steps
-that will run. The global step k is at data position k % K of epoch k // K (K batches per epoch), so a
-stop anywhere, mid-epoch included, resumes from the step alone.
+that will run. The global step k is at data position k % K of epoch k // K (K batches per epoch), so
+a stop anywhere, mid-epoch included, resumes from the step alone.
 
 A time budget is planned from the measured speed and re-planned as the run goes (the callback
 `callbacks.budget.TimeBudget` measures, `plan_steps` computes): the steps per second over a moving
@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from charkeras.config import TrainConfig
+from charkeras.config import STEPS_MAX, TrainConfig
 from charkeras.errors import ConfigError
 
 
@@ -33,9 +33,20 @@ def planned_steps(cfg: TrainConfig, batches: int) -> int:
     return min(total, cfg.max_steps) if cfg.max_steps else total
 
 
+def check_planned_steps(cfg: TrainConfig, batches: int) -> None:
+    """Refuse a run whose steps would pass STEPS_MAX (each of --epochs and --max-steps may be in
+    range while epochs x batches is not); a time budget plans its own, far fewer, steps."""
+    total = planned_steps(cfg, batches)
+    if not cfg.time_budget and total > STEPS_MAX:
+        raise ConfigError(f"--epochs {cfg.epochs:,} x {batches:,} batches per epoch is {total:,} "
+                          f"steps, more than the {STEPS_MAX:,} a run can take: lower --epochs or "
+                          "give --max-steps")
+
+
 @dataclass(frozen=True)
 class FitSegment:
-    """One `model.fit` call: epochs [first_epoch, end_epoch), each reading batches [skip, skip + take)."""
+    """One `model.fit` call: epochs [first_epoch, end_epoch), each reading batches [skip, skip +
+    take)."""
 
     first_epoch: int
     end_epoch: int
@@ -49,7 +60,8 @@ def fit_segments(start_step: int, total_steps: int, batches: int) -> list[FitSeg
     segments = []
     epoch, skip = divmod(start_step, batches)
     end_epoch, tail = divmod(total_steps, batches)
-    if skip and start_step < total_steps:  # finish the interrupted epoch from its data position first
+    # finish the interrupted epoch from its data position first
+    if skip and start_step < total_steps:
         stop = batches if epoch < end_epoch else tail
         segments.append(FitSegment(epoch, epoch + 1, skip, stop - skip))
         epoch += 1
@@ -74,7 +86,8 @@ def parse_duration(text: str) -> float:
         spec += _DEFAULT_UNIT
     parts = _PART.findall(spec)
     if not spec or "".join(a + u for a, u in parts) != spec:
-        raise ConfigError(f"--time-budget must be a duration such as 90s, 15m, 2h or 1h30m (got {text!r})")
+        raise ConfigError(
+            f"--time-budget must be a duration such as 90s, 15m, 2h or 1h30m (got {text!r})")
     seconds = sum(float(amount) * _UNITS[unit] for amount, unit in parts)
     if seconds <= 0:
         raise ConfigError(f"--time-budget must be > 0 (got {text!r})")
@@ -90,7 +103,8 @@ def format_duration(seconds: float) -> str:
     return f"{m}m{s:02d}s" if m else f"{s}s"
 
 
-VALIDATION_STEP_FRACTION = 0.4  # a validation batch (forward only) against a training step, until timed
+# a validation batch (forward only) against a training step, until timed
+VALIDATION_STEP_FRACTION = 0.4
 EXIT_SECONDS = 1.0  # after the last callback: the summary and the process's exit (not measurable)
 CHECKPOINT_BYTES_PER_SECOND = 100e6  # a checkpoint's cost until one is timed
 
@@ -107,15 +121,16 @@ class WorkCosts:
     per_step: float = 0.0  # the callbacks' small work after every step
 
     def final(self) -> float:
-        """The last epoch end: what follows the last step (validation, sample, checkpoint, report)."""
+        """The last epoch end: what follows the last step (validation, sample, checkpoint,
+        report)."""
         parts = self.validation + self.sample + self.checkpoint + self.report + self.per_step
         return max(parts, self.epoch_end or 0.0)
 
 
 @dataclass(frozen=True)
 class Cadences:
-    """How often the work comes: steps between (0: not by steps), and the share of wall time taken by
-    the work on a clock (`callbacks.cadence.Cadence.share`)."""
+    """How often the work comes: steps between (0: not by steps), and the share of wall time taken
+    by the work on a clock (`callbacks.cadence.Cadence.share`)."""
 
     batches: int  # steps per epoch
     val_every: int = 0
@@ -136,9 +151,10 @@ class BudgetPlan:
     def describe(self, batches: int, chars_per_step: int) -> str:
         epochs = self.total_steps / batches
         return (f"time budget plan: {self.step_seconds * 1e3:.0f} ms/step "
-                f"({chars_per_step / self.step_seconds:,.0f} chars/s) -> {self.total_steps:,} steps "
-                f"({epochs:.1f} epochs of {batches:,} steps) in the {format_duration(self.seconds_left)} "
-                f"left, {self.reserve_seconds:.1f} s kept for the final validation and save"
+                f"({chars_per_step / self.step_seconds:,.0f} chars/s) -> {self.total_steps:,} "
+                f"steps ({epochs:.1f} epochs of {batches:,} steps) in the "
+                f"{format_duration(self.seconds_left)} left, {self.reserve_seconds:.1f} s kept for "
+                "the final validation and save"
                 + (" (--epochs/--max-steps end it sooner)" if self.limited_by == "epochs" else "")
                 + "; re-planned as the speed changes")
 
@@ -148,7 +164,8 @@ def plan_steps(*, seconds_left: float, step_seconds: float, now_step: int, costs
     """Total optimizer steps so that training and its final work end within `seconds_left`, from
     step `now_step` (at least one more step)."""
     per_step = step_seconds + costs.per_step + (costs.epoch_end or costs.final()) / cadences.batches
-    for cost, interval in ((costs.validation, cadences.val_every), (costs.sample, cadences.sample_every),
+    for cost, interval in ((costs.validation, cadences.val_every),
+                           (costs.sample, cadences.sample_every),
                            (costs.checkpoint, cadences.checkpoint_every)):
         if interval:
             per_step += cost / interval

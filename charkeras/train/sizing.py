@@ -1,11 +1,14 @@
 """Sizes chosen from the corpus: the batch layout that fits its split, and the model for its size.
 
-`fit` calls `choose_sizes` with the options the user did not give (`auto`); an option given explicitly
-is never changed. The chosen values go into the run's config.json like any other, so a resumed run
-uses them without choosing again. No TensorFlow here.
+`fit` calls `choose_sizes` with the options the user did not give (`auto`); an option given
+explicitly is never changed. The chosen values go into the run's config.json like any other, so a
+resumed run uses them without choosing again. No TensorFlow here.
 
-The model table (README, "Defaults that fit the corpus") comes from short runs measured on a 2-core
-CPU: see `MODEL_TABLE`.
+The model table (docs/guides/training.md, "Sizes chosen from the corpus") comes from short runs
+measured on a 2-core CPU: see `MODEL_TABLE`. With a time budget and the shape left out, the shape is
+the one the budget buys on this machine (`budget_sizing`), the table's model being the largest
+allowed; without a budget, a line says how long the run will take here. config.json records why
+(train.sizing).
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ from dataclasses import dataclass
 from charkeras.config import CharConfig, DataConfig, ModelConfig
 from charkeras.data.streams import StreamLayout
 from charkeras.errors import CorpusError
+from charkeras.train.budget_sizing import (
+    SEQ_LEN,
+    Throughput,
+    choose_rung,
+    duration_text,
+    parameter_count,
+)
 
 LAYOUT_FIELDS = ("batch_size", "seq_len")
 MODEL_FIELDS = ("layers", "units", "embedding_dim", "dropout")
 AUTO_FIELDS = LAYOUT_FIELDS + MODEL_FIELDS
 
-# (B, T) in order of preference: the defaults first, then fewer streams down to 8, then shorter windows.
+# (B, T) in order of preference: the defaults first, then fewer streams down to 8, then shorter
+# windows.
 _LAYOUTS = ((64, 100), (32, 100), (16, 100), (8, 100), (8, 50), (8, 25), (4, 25), (4, 12), (2, 12),
             (2, 6), (1, 6), (1, 3), (1, 2), (1, 1))
 _BATCH_SIZES = (64, 32, 16, 8, 4, 2, 1)
@@ -36,11 +47,13 @@ class ModelSize:
     dropout: float
 
     def describe(self) -> str:
-        return f"{self.layers} x {self.units} units, embedding {self.embedding_dim}, dropout {self.dropout}"
+        return (f"{self.layers} x {self.units} units, embedding {self.embedding_dim}, "
+                f"dropout {self.dropout}")
 
 
-# By training characters. The rows below 1 MB were chosen from measured runs (README); the large-corpus
-# rows keep the shipped Shakespeare model's shape, whose dropout 0.5 is what it was trained with.
+# By training characters. The rows below 1 MB were chosen from measured runs
+# (docs/guides/training.md); the large-corpus rows keep the shipped Shakespeare model's shape,
+# whose dropout 0.5 is what it was trained with.
 MODEL_TABLE = (
     ModelSize(100_000, 1, 128, 32, 0.2),
     ModelSize(1_000_000, 2, 256, 64, 0.2),
@@ -74,8 +87,9 @@ def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) ->
     total = n_train + n_val
     if n_train < 2 or n_val < 2:
         raise CorpusError(
-            f"the corpus ({total:,} chars) is too short to train on: at --val-frac {data.val_frac} it needs at "
-            f"least {_minimum_corpus(data.val_frac):,} characters, and a few KB to learn anything")
+            f"the corpus ({total:,} chars) is too short to train on: at --val-frac {data.val_frac} "
+            f"it needs at least {_minimum_corpus(data.val_frac):,} characters, and a few KB to "
+            "learn anything")
     free_b, free_t = "batch_size" in auto, "seq_len" in auto
     if free_b and free_t:
         candidates = _LAYOUTS
@@ -89,8 +103,8 @@ def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) ->
         for b, t in candidates:
             if _fits(n_val, b, t, need_val) and _fits(n_train, b, t, need_train):
                 return DataConfig(**{**data.__dict__, "batch_size": b, "seq_len": t})
-    # Nothing automatic fits (or nothing was free): the given sizes, checked with a message that says
-    # what to pass instead.
+    # Nothing automatic fits (or nothing was free): the given sizes, checked with a message that
+    # says what to pass instead.
     StreamLayout.for_length(n_train, data.batch_size, data.seq_len, "training text")
     StreamLayout.for_length(n_val, data.batch_size, data.seq_len, "validation text",
                             hint=f"; or raise --val-frac (now {data.val_frac})")
@@ -103,27 +117,85 @@ def choose_model(model: ModelConfig, n_train: int, auto: set[str]) -> ModelConfi
     return ModelConfig(**{**model.__dict__, **changes})
 
 
-def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto) -> tuple[CharConfig, list[str]]:
-    """The config with the `auto` fields chosen for this corpus, and one line per choice to print."""
+def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto,
+                 speed: Throughput | None = None) -> tuple[CharConfig, list[str]]:
+    """The config with the `auto` fields chosen for this corpus, and one line per choice to print
+    (also recorded in train.sizing). `speed`: this machine's training speed
+    (`throughput.MeasuredThroughput`), for sizing to a time budget and the no-budget estimate."""
     auto = set(auto)
     unknown = auto - set(AUTO_FIELDS)
     if unknown:
         raise ValueError(f"not an automatic field: {sorted(unknown)}")
     notes = []
+    if speed is not None and _sized_by_budget(config, auto):
+        config, auto, note = _budget_shape(config, n_train, n_val, auto, speed)
+        notes.append(note)
     data = choose_layout(config.data, n_train, n_val, auto)
     if (data.batch_size, data.seq_len) != (config.data.batch_size, config.data.seq_len):
         notes.append(
-            f"small corpus ({n_train:,} training / {n_val:,} validation chars): --batch-size {data.batch_size} "
-            f"--seq-len {data.seq_len} instead of {config.data.batch_size} x {config.data.seq_len}, so both "
-            "sides of the split hold whole batches (pass them to choose)")
+            f"small corpus ({n_train:,} training / {n_val:,} validation chars): --batch-size "
+            f"{data.batch_size} --seq-len {data.seq_len} instead of {config.data.batch_size} x "
+            f"{config.data.seq_len}, so both sides of the split hold whole batches (pass them to "
+            "choose)")
     model = choose_model(config.model, n_train, auto)
     chosen = [name for name in MODEL_FIELDS if name in auto]
     if chosen:
         flags = "/".join("--" + name.replace("_", "-") for name in chosen)
         picked = ", ".join(f"{name.replace('_', ' ')} {getattr(model, name)}" for name in chosen)
         notes.append(f"model for {_size(n_train)} of training text: {picked} "
-                     f"(README, 'Defaults that fit the corpus'; pass {flags} to choose)")
-    return config.replace(model=model, data=data), notes
+                     f"(docs/guides/training.md, 'Sizes chosen from the corpus'; pass {flags} to "
+                     "choose)")
+    config = config.replace(model=model, data=data)
+    if speed is not None and not config.train.time_budget and BUDGET_FIELDS[0] in auto:
+        notes.append(_duration_note(config, n_train, speed))
+    if notes:
+        config = config.replace(train={"sizing": " | ".join(notes)})
+    return config, notes
+
+
+# The shape fields a time budget chooses; the dropout still comes from the corpus-size table.
+BUDGET_FIELDS = ("layers", "units", "embedding_dim")
+BUDGET_GUIDE = "docs/guides/sizing-study.md"
+
+
+def _sized_by_budget(config: CharConfig, auto: set[str]) -> bool:
+    """A budget sizes the shape when the shape is left out; a fine-tuned run keeps its base's."""
+    return bool(config.train.time_budget) and not config.train.init_from and \
+        {"layers", "units"} <= auto
+
+
+def _budget_shape(config: CharConfig, n_train: int, n_val: int, auto: set[str],
+                  speed: Throughput) -> tuple[CharConfig, set[str], str]:
+    """The rung the budget buys (`budget_sizing.choose_rung`), at most the table's model, with its
+    batch size when the layout is left out and fits the corpus; the fields it set leave `auto`."""
+    vocab, cap = config.model.vocab_size, model_size_for(n_train)
+    given_batch = None if "batch_size" in auto else config.data.batch_size
+    choice = choose_rung(config.train.time_budget, vocab,
+                         parameter_count(cap.layers, cap.units, cap.embedding_dim, vocab),
+                         speed, given_batch)
+    rung = choice.rung
+    model = {name: getattr(rung, name) for name in BUDGET_FIELDS if name in auto}
+    data = {}
+    if set(LAYOUT_FIELDS) <= auto and _fits(n_val, rung.batch_size, SEQ_LEN, 2) \
+            and _fits(n_train, rung.batch_size, SEQ_LEN, 4):
+        data = {"batch_size": rung.batch_size, "seq_len": SEQ_LEN}
+    flags = "/".join("--" + name.replace("_", "-") for name in [*model, *data])
+    note = (f"model for a {duration_text(config.train.time_budget)} budget: {choice.why} "
+            f"({BUDGET_GUIDE}; pass {flags} to choose)")
+    return config.replace(model=model, data=data), auto - set(model) - set(data), note
+
+
+def _duration_note(config: CharConfig, n_train: int, speed: Throughput) -> str:
+    """How long the run will take here, and the option that sizes the model to the time at hand."""
+    model, data, train = config.model, config.data, config.train
+    rate = speed.chars_per_second(model.layers, model.units, model.embedding_dim,
+                                  model.vocab_size, data.batch_size, data.seq_len)
+    chars = train.epochs * n_train
+    if train.max_steps:
+        chars = min(chars, train.max_steps * data.batch_size * data.seq_len)
+    return (f"this run ({train.epochs} epochs) will take about {duration_text(chars / rate)} here "
+            f"at ~{rate:,.0f} chars/s: --time-budget (e.g. 15m) sizes the model to the time "
+            "you have instead")
 
 
 def _size(chars: int) -> str:

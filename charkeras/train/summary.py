@@ -25,7 +25,8 @@ def run_summary(run_path) -> dict:
         "corpus_source": info["source"], "corpus_sha256": info["sha256"],
         "val_loss": val, "val_bpc": bits(val),
         "train_seconds": meta.get("train_seconds"), "step": meta.get("step"),
-        "hardware": hardware_description(), "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "hardware": hardware_description(),
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 

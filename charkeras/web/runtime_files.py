@@ -1,8 +1,9 @@
-"""The LiteRT.js files a site needs, from the npm package pinned in package.json / package-lock.json.
+"""The LiteRT.js files a site needs, from the npm package pinned in package.json /
+package-lock.json.
 
-`runtime-files.json` lists them (node_modules/<from> -> <site>/<to>). When node_modules lacks one, this
-runs `npm ci --prefix <this directory>` (the lock file's exact versions) once; when that cannot run or
-fails, the error says what to run. No TensorFlow here.
+`runtime-files.json` lists them (node_modules/<from> -> <site>/<to>). When node_modules lacks one,
+this runs `npm ci --prefix <this directory>` (the lock file's exact versions) once; when that cannot
+run or fails, the error says what to run. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -34,26 +35,29 @@ def missing_files(threaded: bool, web_dir: Path = WEB_DIR) -> list[str]:
 
 def ensure_installed(threaded: bool = False, web_dir: Path = WEB_DIR,
                      log: Callable[[str], None] | None = None) -> None:
-    """Install the pinned LiteRT.js with `npm ci` when a needed file is missing; raise CharkerasError if it fails."""
+    """Install the pinned LiteRT.js with `npm ci` when a needed file is missing; raise
+    CharkerasError if it fails."""
     if not missing_files(threaded, web_dir):
         return
     command = f"npm ci --prefix {web_dir}"
     npm = shutil.which("npm")
     if npm is None:
-        raise CharkerasError(f"LiteRT.js is not installed and npm was not found: install Node.js and run "
-                             f"`{command}`")
+        raise CharkerasError("LiteRT.js is not installed and npm was not found: install Node.js "
+                             f"and run `{command}`")
     if log:
         log(f"installing LiteRT.js (once): {command}")
     try:
         result = subprocess.run([npm, "ci", "--prefix", str(web_dir), "--no-audit", "--no-fund"],
                                 capture_output=True, text=True, timeout=NPM_TIMEOUT_S, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CharkerasError(f"`{command}` did not complete ({exc}); run it yourself and retry") from None
+        raise CharkerasError(
+            f"`{command}` did not complete ({exc}); run it yourself and retry") from None
     still_missing = missing_files(threaded, web_dir)
     if result.returncode != 0 or still_missing:
         lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]
         why = lines[-1].strip() if lines else f"{len(still_missing)} files still missing"
-        raise CharkerasError(f"`{command}` failed ({why}); run it yourself (it needs the npm registry) and retry")
+        raise CharkerasError(
+            f"`{command}` failed ({why}); run it yourself (it needs the npm registry) and retry")
 
 
 def copy_runtime(site: Path, threaded: bool = False, web_dir: Path = WEB_DIR) -> list[str]:
@@ -61,7 +65,8 @@ def copy_runtime(site: Path, threaded: bool = False, web_dir: Path = WEB_DIR) ->
     written = []
     for entry in manifest_entries(threaded, web_dir):
         source = web_dir / "node_modules" / entry["from"]
-        if not source.is_file():  # ensure_installed has run: only optional files (.map) can be missing
+        # ensure_installed has run: only optional files (.map) can be missing
+        if not source.is_file():
             continue
         target = site / entry["to"]
         target.parent.mkdir(parents=True, exist_ok=True)

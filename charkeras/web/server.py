@@ -1,6 +1,7 @@
-"""Serve a built site on 127.0.0.1: the right MIME types (.wasm application/wasm, .js text/javascript) and the
-COOP/COEP headers of a cross-origin isolated page, so LiteRT.js's threaded build can use SharedArrayBuffer.
-Standard library only; Ctrl-C or SIGTERM stops `serve_until_interrupted` cleanly."""
+"""Serve a built site on 127.0.0.1: the right MIME types (.wasm application/wasm, .js
+text/javascript) and the COOP/COEP headers of a cross-origin isolated page, so LiteRT.js's threaded
+build can use SharedArrayBuffer. Standard library only; Ctrl-C or SIGTERM stops
+`serve_until_interrupted` cleanly."""
 
 from __future__ import annotations
 
@@ -24,12 +25,14 @@ MIME_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=ut
               ".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
               ".json": "application/json", ".map": "application/json", ".wasm": "application/wasm",
               ".tflite": "application/octet-stream", ".png": "image/png"}
-ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp",
+ISOLATION_HEADERS = {"Cross-Origin-Opener-Policy": "same-origin",
+                     "Cross-Origin-Embedder-Policy": "require-corp",
                      "Cross-Origin-Resource-Policy": "same-origin"}
 
 
 class SiteHandler(http.server.SimpleHTTPRequestHandler):
-    extensions_map: ClassVar[dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
+    extensions_map: ClassVar[
+        dict[str, str]] = {**http.server.SimpleHTTPRequestHandler.extensions_map, **MIME_TYPES}
 
     def end_headers(self):
         for name, value in ISOLATION_HEADERS.items():
@@ -45,8 +48,10 @@ class SiteServer(http.server.ThreadingHTTPServer):
     daemon_threads = True  # open connections never keep the process alive after Ctrl-C
 
     def handle_error(self, request, client_address):
-        """A client that hangs up mid-download (a reload, a closed tab) is normal, not a traceback."""
-        if isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...Aborted
+        """A client that hangs up mid-download (a reload, a closed tab) is normal, not a
+        traceback."""
+        # BrokenPipe, ConnectionReset, ...Aborted
+        if isinstance(sys.exc_info()[1], ConnectionError):
             return
         super().handle_error(request, client_address)
 
@@ -57,8 +62,8 @@ def make_server(site: Path, port: int = 0) -> SiteServer:
     try:
         return SiteServer((HOST, port), handler)
     except OSError as exc:
-        raise CharkerasError(f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pass another --port "
-                             "(0 picks a free one)") from None
+        raise CharkerasError(f"cannot serve on {HOST}:{port} ({exc.strerror or exc}); pass another "
+                             "--port (0 picks a free one)") from None
 
 
 def url_of(server: SiteServer) -> str:
@@ -69,8 +74,9 @@ _PRIME_CHARS = 30  # the example prime: at most this many characters of the corp
 
 
 def example_query(site: Path) -> str:
-    """The URL parameters to try the site with: a prime from the model's own training text (the first
-    line of its corpus, when that file is still here), otherwise none (the page starts from a newline)."""
+    """The URL parameters to try the site with: a prime from the model's own training text (the
+    first line of its corpus, when that file is still here), otherwise none (the page starts from a
+    newline)."""
     try:
         card = json.loads((Path(site) / "card.json").read_text(encoding="utf-8"))
         vocabulary = set(card["vocabulary"])
@@ -84,8 +90,8 @@ def example_query(site: Path) -> str:
 
 
 def _first_line(source: str) -> str:
-    """The first non-blank line of a corpus file or directory, cut at a word to `_PRIME_CHARS`; "" if
-    the source is not a readable local path (a tfds: dataset, a moved file)."""
+    """The first non-blank line of a corpus file or directory, cut at a word to `_PRIME_CHARS`; ""
+    if the source is not a readable local path (a tfds: dataset, a moved file)."""
     if not source or not Path(source).exists():
         return ""
     try:
@@ -107,7 +113,8 @@ def serve_until_interrupted(server: SiteServer) -> None:
     depends on where in the request loop a KeyboardInterrupt would land.
     """
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                for sig in (signal.SIGINT, signal.SIGTERM)}
     thread = threading.Thread(target=server.serve_forever, name="site-server", daemon=True)
     thread.start()
     try:

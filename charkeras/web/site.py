@@ -1,13 +1,13 @@
 """Build the static site of a model: the page, card.json, model_web.tflite and the LiteRT.js files.
 
     SITE/index.html style.css app.js sampler.js textgen.js   the page (charkeras/web/static/)
-    SITE/card.json                                           the export's card (vocabulary, layers, units)
-    SITE/model_web.tflite                                    batch-1 static-shape float32 `step` model
-    SITE/litert/...                                          LiteRT.js, from runtime-files.json
+    SITE/card.json              the export's card (vocabulary, layers, units)
+    SITE/model_web.tflite       batch-1 static-shape float32 `step` model
+    SITE/litert/...             LiteRT.js, from runtime-files.json
 
-A training run is exported to a temporary directory first (charkeras.exporting.writer.export), so the site
-is always built from what `charkeras export` writes. The directory is built beside `out` and renamed into
-place: a failed build leaves no half-written site.
+A training run is exported to a temporary directory first (charkeras.exporting.writer.export), so
+the site is always built from what `charkeras export` writes. The directory is built beside `out`
+and renamed into place: a failed build leaves no half-written site.
 """
 
 from __future__ import annotations
@@ -32,8 +32,9 @@ def build_site(model, out, *, force: bool = False, threaded: bool = False,
                log: Callable[[str], None] | None = None) -> Path:
     """Write the site of `model` (an export or a training run) to `out`; returns `out`.
 
-    `threaded` also vendors LiteRT.js's threaded WebAssembly build (used with ?threads=N on a cross-origin
-    isolated page). Raises CharkerasError for a bad model or target, or when LiteRT.js cannot be installed.
+    `threaded` also vendors LiteRT.js's threaded WebAssembly build (used with ?threads=N on a
+    cross-origin isolated page). Raises CharkerasError for a bad model or target, or when LiteRT.js
+    cannot be installed.
     """
     out = Path(out)
     kind, base = model_kind(model)
@@ -50,8 +51,9 @@ def build_site(model, out, *, force: bool = False, threaded: bool = False,
             copy_runtime(site, threaded)
             check = write_web_model(version_dir(base), int(card["layers"]), int(card["units"]),
                                     card_vocabulary(card, base), site / WEB_MODEL_FILE)
-            _log(log, f"{WEB_MODEL_FILE}: {(site / WEB_MODEL_FILE).stat().st_size / 1e6:.1f} MB, max |logit diff| "
-                      f"vs the SavedModel {check['max_abs_logit_diff']:.1e} over {check['check_steps']} steps")
+            _log(log, f"{WEB_MODEL_FILE}: {(site / WEB_MODEL_FILE).stat().st_size / 1e6:.1f} MB, "
+                      f"max |logit diff| vs the SavedModel {check['max_abs_logit_diff']:.1e} over "
+                      f"{check['check_steps']} steps")
     return out
 
 
@@ -62,8 +64,8 @@ def check_target(out: Path, force: bool) -> None:
     if not out.is_dir() or not any(out.iterdir()):
         return
     if not all((out / name).is_file() for name in SITE_FILES):
-        raise CharkerasError(f"--out {out} is a non-empty directory that is not a charkeras web site; "
-                             "choose another --out")
+        raise CharkerasError(f"--out {out} is a non-empty directory that is not a charkeras web "
+                             "site; choose another --out")
     if not force:
         raise CharkerasError(f"{out} already holds a site: pass --force to replace it")
 

@@ -3,11 +3,12 @@ learning-rate schedule, re-plan as the speed changes, and stop in time.
 
 The first plan comes after a few timed steps; then every REPLAN_SECONDS (5% of a short budget) the
 plan is made again from
-the steps of about the last WINDOW_SECONDS (pure step time: the work between steps is measured apart)
-and the work's measured costs (`planning.plan_steps`). A new total moves the schedule's anchor
-(`optimizers.replan`: continuous, the rest of the cosine spread over the new remaining steps) and is
-written to config.json. The run stops at the planned step; a guard stops it sooner when even one
-more step and the final work would pass the deadline (the machine slowed down between two plans).
+the steps of about the last WINDOW_SECONDS (pure step time: the work between steps is measured
+apart) and the work's measured costs (`planning.plan_steps`). A new total moves the schedule's
+anchor (`optimizers.replan`: continuous, the rest of the cosine spread over the new remaining steps)
+and is written to config.json. The run stops at the planned step; a guard stops it sooner when even
+one more step and the final work would pass the deadline (the machine slowed down between two
+plans).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ WINDOW_SECONDS = 60.0  # the step time is the mean over about this much recent t
 _MIN_WINDOW_STEPS = 10
 REPLAN_SECONDS = 20.0
 REPLAN_BUDGET_SHARE = 0.05
-_EPOCH_ENDS_KEPT = 9  # the epoch-end cost is the median of the last ones (the first traces and draws)
+# the epoch-end cost is the median of the last ones (the first traces and draws)
+_EPOCH_ENDS_KEPT = 9
 END_MARGIN_SHARE = 0.005  # of the budget: aimed short of the deadline, for the last steps' jitter
 _ANNOUNCE_CHANGE = 0.05  # a new plan this much longer or shorter is printed
 
@@ -53,12 +55,14 @@ class TimeBudget(keras.callbacks.Callback):
     part of the final work); `clock`: time.monotonic, or a fake one in tests."""
 
     def __init__(self, progress: TrainingProgress, *, deadline: float, budget: float, optimizer,
-                 val_batches: int, start_step: int, report=None, announce=print, clock=time.monotonic):
+                 val_batches: int, start_step: int, report=None, announce=print,
+                 clock=time.monotonic):
         super().__init__()
         self.progress, self.deadline, self.budget = progress, deadline, budget
         self.optimizer, self.val_batches, self.start_step = optimizer, val_batches, start_step
         self.report, self.announce, self.clock = report, announce, clock
-        self.limit = planned_steps(progress.config.train, progress.layout.batches)  # --epochs/--max-steps
+        # --epochs/--max-steps
+        self.limit = planned_steps(progress.config.train, progress.layout.batches)
         self.plan = None
         self.plans = 0  # how many plans were made (the first included)
         self.stopped_early = False
@@ -93,7 +97,8 @@ class TimeBudget(keras.callbacks.Callback):
         step, now = current_step(self.model), self.clock()
         if self._step_began is not None and step > self.start_step + _UNTIMED:
             self._window.append((now, now - self._step_began))
-            while len(self._window) > _MIN_WINDOW_STEPS and now - self._window[0][0] > WINDOW_SECONDS:
+            while (len(self._window) > _MIN_WINDOW_STEPS
+                   and now - self._window[0][0] > WINDOW_SECONDS):
                 self._window.popleft()
         if self._timer is None and step >= self.start_step + _UNTIMED:
             self._timer = (step, now)
@@ -108,7 +113,8 @@ class TimeBudget(keras.callbacks.Callback):
         if self._timer is None or not self._window:
             return False
         timed, seconds = step - self._timer[0], now - self._timer[1]
-        return (timed >= _MIN_TIMED_STEPS and seconds >= _MIN_TIMED_SECONDS) or timed >= _MAX_TIMED_STEPS
+        return (timed >= _MIN_TIMED_STEPS
+                and seconds >= _MIN_TIMED_SECONDS) or timed >= _MAX_TIMED_STEPS
 
     def step_seconds(self) -> float:
         return sum(d for _, d in self._window) / len(self._window)
@@ -116,7 +122,8 @@ class TimeBudget(keras.callbacks.Callback):
     def costs(self, step_seconds: float) -> WorkCosts:
         """The work around the steps as measured so far; estimated until first measured."""
         latest = self.progress.work.latest
-        validation = latest.get("validation", self.val_batches * step_seconds * VALIDATION_STEP_FRACTION)
+        validation = latest.get("validation",
+                                self.val_batches * step_seconds * VALIDATION_STEP_FRACTION)
         return WorkCosts(
             validation=validation, sample=latest.get("sample", 0.0),
             checkpoint=latest.get("checkpoint", self._checkpoint_estimate()),
@@ -145,7 +152,8 @@ class TimeBudget(keras.callbacks.Callback):
             (progress.validations, costs.validation), (progress.samples, costs.sample))
             if epoch_seconds > cadence.interval)
         cadences = Cadences(
-            batches=progress.layout.batches, val_every=train.val_every, sample_every=train.sample_every,
+            batches=progress.layout.batches, val_every=train.val_every,
+            sample_every=train.sample_every,
             checkpoint_every=train.checkpoint_every, clock_share=clock_share)
         plan = plan_steps(seconds_left=self.deadline - now - END_MARGIN_SHARE * self.budget,
                           step_seconds=step_seconds, now_step=step, costs=costs, cadences=cadences,
@@ -157,15 +165,18 @@ class TimeBudget(keras.callbacks.Callback):
         replan(self.optimizer, step, plan.total_steps)
         batches = progress.layout.batches
         progress.config = progress.config.replace(
-            train={"max_steps": plan.total_steps, "epochs": planned_epochs(plan.total_steps, batches)})
+            train={"max_steps": plan.total_steps,
+                   "epochs": planned_epochs(plan.total_steps, batches)})
         write_text_atomic(progress.run.path / CONFIG_FILE, progress.config.to_json())
         if previous is None:
             ends = time.strftime("%H:%M:%S", time.localtime(time.time() + self.deadline - now))
-            self.announce("\n" + plan.describe(batches, progress.layout.batch_size * progress.layout.seq_len)
+            self.announce("\n" + plan.describe(batches,
+                                               progress.layout.batch_size * progress.layout.seq_len)
                           + f"; ends by {ends}")
         elif abs(plan.total_steps - previous.total_steps) > _ANNOUNCE_CHANGE * previous.total_steps:
-            self.announce(f"\ntime budget: re-planned at step {step:,} to {plan.total_steps:,} steps "
-                          f"(was {previous.total_steps:,}): {step_seconds * 1e3:.0f} ms/step now")
+            self.announce(f"\ntime budget: re-planned at step {step:,} to {plan.total_steps:,} "
+                          f"steps (was {previous.total_steps:,}): {step_seconds * 1e3:.0f} ms/step "
+                          "now")
 
     def _stop_if_done(self, step: int) -> None:
         if self.plan is None:
@@ -178,8 +189,8 @@ class TimeBudget(keras.callbacks.Callback):
         if now + self.step_seconds() + reserve > self.deadline:
             self.stopped_early = True
             self.model.stop_training = True
-            self.announce(f"\ntime budget: stopping at step {step:,} (planned {self.plan.total_steps:,}): "
-                          "the steps ran slower than measured")
+            self.announce(f"\ntime budget: stopping at step {step:,} (planned "
+                          f"{self.plan.total_steps:,}): the steps ran slower than measured")
 
     def remaining(self) -> float:
         return self.deadline - self.clock()

@@ -49,8 +49,8 @@ class Cadence:
         return self.clock() - self.last >= self.interval
 
     def done(self, spent: float) -> None:
-        """One happened and took `spent` seconds: the clock restarts, and the interval keeps the work
-        under MAX_WORK_SHARE of the time."""
+        """One happened and took `spent` seconds: the clock restarts, and the interval keeps the
+        work under MAX_WORK_SHARE of the time."""
         self.last = self.clock()
         if self.by_time:
             self.interval = max(self.seconds, spent / MAX_WORK_SHARE)

@@ -1,4 +1,5 @@
-"""Checkpoints during training: every `checkpoint_every` steps and at epoch ends; the best kept apart.
+"""Checkpoints during training: every `checkpoint_every` steps and at epoch ends; the best kept
+apart.
 
 `best` follows the lowest validation loss, from epoch ends and from `--val-every` validations alike.
 Every checkpoint is written after everything logged for its step (the loggers run before this
@@ -14,7 +15,12 @@ import keras
 from charkeras.model.carried_state import get_states
 from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import TrainingProgress, current_step, every
-from charkeras.train.run.checkpoints import CheckpointMeta, copy_as_best, prune_checkpoints, save_checkpoint
+from charkeras.train.run.checkpoints import (
+    CheckpointMeta,
+    copy_as_best,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from charkeras.train.run.logs import sync_logs
 from charkeras.train.run.names import BEST
 
@@ -33,7 +39,8 @@ class Checkpointer(keras.callbacks.Callback):
         self.started = time.monotonic()
 
     def on_train_end(self, logs=None):
-        # A resumed run calls fit twice (rest of the interrupted epoch, then the others): keep a sum.
+        # A resumed run calls fit twice (rest of the interrupted epoch, then the others): keep a
+        # sum.
         self.seconds_before = self.train_seconds()
         self.started = None
 
@@ -41,8 +48,10 @@ class Checkpointer(keras.callbacks.Callback):
         progress, step = self.progress, current_step(self.model)
         if every(step, progress.config.train.checkpoint_every, progress):
             self.save(reason="periodic")
-        if progress.last_val_step == step and self._improves():  # a --val-every validation at this step
-            self._save_best(self.saved[1] if self.saved is not None and self.saved[0] == step else None)
+        # a --val-every validation at this step
+        if progress.last_val_step == step and self._improves():
+            self._save_best(self.saved[1] if self.saved is not None and self.saved[0] == step
+                            else None)
 
     def on_epoch_end(self, epoch, logs=None):
         self.save(reason="epoch")
@@ -71,10 +80,13 @@ class Checkpointer(keras.callbacks.Callback):
 
     def _write(self, path) -> None:
         progress = self.progress
-        states = progress.stashed_states if progress.stashed_states is not None else get_states(self.model)
+        states = progress.stashed_states
+        if states is None:
+            states = get_states(self.model)
         meta = CheckpointMeta(step=current_step(self.model), val_loss=progress.last_val_loss,
                               train_seconds=self.train_seconds())
-        sync_logs(progress.run.path)  # what was logged up to this step is on disk before the checkpoint is
+        # what was logged up to this step is on disk before the checkpoint is
+        sync_logs(progress.run.path)
         save_checkpoint(path, self.model, self.model.optimizer, states, meta, progress.config)
 
     def _improves(self) -> bool:
@@ -82,7 +94,8 @@ class Checkpointer(keras.callbacks.Callback):
         return loss is not None and loss < self.progress.best_val_loss
 
     def _save_best(self, checkpoint) -> None:
-        """`best` := the checkpoint just written, or the model as it is now (a --val-every validation)."""
+        """`best` := the checkpoint just written, or the model as it is now (a --val-every
+        validation)."""
         self.progress.best_val_loss = self.progress.last_val_loss
         if checkpoint is not None:
             copy_as_best(checkpoint, self.progress.run)

@@ -54,7 +54,8 @@ def device_description(strategy) -> str:
 
 
 class ConsoleProgress(keras.callbacks.Callback):
-    def __init__(self, progress: TrainingProgress, *, source, corpus_chars: int, train_chars: int, val_chars: int,
+    def __init__(self, progress: TrainingProgress, *, source, corpus_chars: int, train_chars: int,
+                 val_chars: int,
                  val_batches: int, strategy, start_step: int = 0, mode: str = "auto", out=None,
                  plain_interval: float = PLAIN_INTERVAL_SECONDS, time_left=None):
         super().__init__()
@@ -91,15 +92,17 @@ class ConsoleProgress(keras.callbacks.Callback):
         total = planned_steps(t, layout.batches)
         ends = (f"ends after {total:,} steps ({total / layout.batches:.1f} epochs)"
                 if not t.time_budget or t.max_steps else
-                f"ends within the time budget of {format_duration(t.time_budget)} (steps planned from "
-                "the measured speed, re-planned as it changes)")
+                f"ends within the time budget of {format_duration(t.time_budget)} (steps planned "
+                "from the measured speed, re-planned as it changes)")
         rows = [
             ("corpus", (f"{self.source}: {self.corpus_chars:,} chars, vocabulary {m.vocab_size}; "
                        f"{self.train_chars:,} for training, {self.val_chars:,} held out")),
             ("model", (f"{m.layers} x LSTM({m.units}) [{kernel_description(m)}], embedding "
-                      f"{m.embedding_dim}, dropout {m.dropout}: {count_params(self.model):,} parameters")),
-            ("layout", (f"{d.batch_size} streams x {d.seq_len} chars = {d.batch_size * d.seq_len:,} chars/step; "
-                       f"{layout.batches:,} steps/epoch; validation {self.val_batches:,} batch(es)")),
+                      f"{m.embedding_dim}, dropout {m.dropout}: {count_params(self.model):,} "
+                      "parameters")),
+            ("layout", (f"{d.batch_size} streams x {d.seq_len} chars = "
+                       f"{d.batch_size * d.seq_len:,} chars/step; {layout.batches:,} steps/epoch; "
+                       f"validation {self.val_batches:,} batch(es)")),
             ("schedule", f"{t.optimizer} lr {t.learning_rate:g} ({t.lr_schedule}); {ends}"
                          + (f"; patience {t.patience} validations" if t.patience else "")),
             ("device", device_description(self.strategy)),
@@ -116,7 +119,8 @@ class ConsoleProgress(keras.callbacks.Callback):
             self._loss = float(logs["loss"])
         if len(self._marks) == 1 and self._marks[0][1] < self.start_step + _TRACED_STEPS:
             step = current_step(self.model)
-            if step >= self.start_step + _TRACED_STEPS:  # the rate counts from here: the first steps trace
+            # the rate counts from here: the first steps trace
+            if step >= self.start_step + _TRACED_STEPS:
                 self._marks = [(now, step)]
             return
         interval = _BAR_REFRESH_SECONDS if self.mode == "bar" else self.plain_interval
@@ -139,7 +143,8 @@ class ConsoleProgress(keras.callbacks.Callback):
     def status_line(self, step: int, now: float) -> str:
         layout, cfg = self.progress.layout, self.progress.config
         total = planned_steps(cfg.train, layout.batches)
-        planning = bool(cfg.train.time_budget and not cfg.train.max_steps)  # the total is not known yet
+        # the total is not known yet
+        planning = bool(cfg.train.time_budget and not cfg.train.max_steps)
         (t0, s0), (t1, s1) = self._marks[0], self._marks[-1]
         steps_per_s = (s1 - s0) / (t1 - t0) if t1 > t0 and s1 > s0 else 0.0
         chars_per_s = steps_per_s * layout.batch_size * layout.seq_len
@@ -163,7 +168,8 @@ class ConsoleProgress(keras.callbacks.Callback):
         best = self.progress.best_val_loss
         if best is not None and best != float("inf"):
             parts.append(f"best {best:.4f}")
-        parts += [f"{chars_per_s:,.0f} chars/s", f"elapsed {format_duration(now - self._began)}", f"ETA {eta}"]
+        parts += [f"{chars_per_s:,.0f} chars/s", f"elapsed {format_duration(now - self._began)}",
+                  f"ETA {eta}"]
         return " | ".join(parts)
 
     # --- summary --------------------------------------------------------------------------------
@@ -174,17 +180,20 @@ class ConsoleProgress(keras.callbacks.Callback):
         took = time.monotonic() - (self._began or time.monotonic())
         steps = step - self.start_step
         chars = steps * progress.layout.batch_size * progress.layout.seq_len
-        lines = [f"done: step {step:,} ({step / progress.layout.batches:.1f} epochs) after {format_duration(took)}"
+        lines = [f"done: step {step:,} ({step / progress.layout.batches:.1f} epochs) after "
+                 f"{format_duration(took)}"
                  + (f", {chars / took:,.0f} chars/s" if took > 0 and steps else "")
                  + (f"; {stopped}" if stopped else "")]
         best = progress.best_val_loss
         if best is not None and best != float("inf"):
-            lines.append(f"best val loss {best:.4f} nats/char ({bits(best):.4f} bpc): {run / 'checkpoints' / 'best'}")
+            lines.append(f"best val loss {best:.4f} nats/char ({bits(best):.4f} bpc): "
+                         f"{run / 'checkpoints' / 'best'}")
         lines += [
             "next:",
             f"  charkeras generate {run} --n 500               # sample from the best checkpoint",
-            (f"  charkeras evaluate {run} --text {self.source} --tail {progress.config.data.val_frac} "
-            "--baseline ngram   # loss on the held-out text, against an n-gram model"),
+            (f"  charkeras evaluate {run} --text {self.source} --tail "
+            f"{progress.config.data.val_frac} --baseline ngram   # loss on the held-out text, "
+            "against an n-gram model"),
             f"  charkeras export {run} --out saved_models/NAME   # SavedModel + .tflite",
             f"  report: {run / REPORT_FILE}",
         ]

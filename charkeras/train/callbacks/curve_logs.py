@@ -2,9 +2,9 @@
 CURVE_EVERY steps, and the learning rate) and VALIDATIONS_FILE (every validation: epoch ends,
 `val_every` steps, and the time budget's timed one).
 
-The cadence is fixed, whatever the run's planned length: a time budget plans the length only after the
-first steps (until then the run's epochs are unlimited), and a run may stop before its first epoch
-ends, so a cadence derived from the planned total could leave a run with no row at all.
+The cadence is fixed, whatever the run's planned length: a time budget plans the length only after
+the first steps (until then the run's epochs are unlimited), and a run may stop before its first
+epoch ends, so a cadence derived from the planned total could leave a run with no row at all.
 
 Keras reports the training loss as the running mean since the epoch began; the loss of the steps in
 between two rows is recovered from two such means (n_k m_k - n_j m_j) / (k - j), with n counted
@@ -29,7 +29,8 @@ VALIDATION_COLUMNS = ("step", "epoch", "val_loss", "val_bpc", "time")
 
 
 class TrainingCurveLog(keras.callbacks.Callback):
-    """STEPS_FILE: one row per `every_steps` steps, the mean training loss of the steps since the last."""
+    """STEPS_FILE: one row per `every_steps` steps, the mean training loss of the steps since the
+    last."""
 
     def __init__(self, progress: TrainingProgress, every_steps: int = CURVE_EVERY):
         super().__init__()
@@ -46,10 +47,12 @@ class TrainingCurveLog(keras.callbacks.Callback):
         if loss is None:
             return
         step = current_step(self.model)
-        n = (step - 1) % self.progress.layout.batches + 1  # batches into this epoch, this one included
+        # batches into this epoch, this one included
+        n = (step - 1) % self.progress.layout.batches + 1
         total = float(loss) * n
         previous = self._prev_total if self._prev_total is not None and n > 1 else 0.0
-        if self._prev_total is None and n > 1:  # a resumed epoch: its first batch here stands for itself
+        # a resumed epoch: its first batch here stands for itself
+        if self._prev_total is None and n > 1:
             previous = float(loss) * (n - 1)
         self._prev_total = total
         self._sum += total - previous
@@ -87,7 +90,8 @@ class ValidationCurveLog(keras.callbacks.Callback):
 
     def _record(self, step: int) -> None:
         progress = self.progress
-        if progress.last_val_step != step or self._recorded == step or progress.last_val_loss is None:
+        if (progress.last_val_step != step or self._recorded == step
+                or progress.last_val_loss is None):
             return
         self._recorded = step
         loss = progress.last_val_loss

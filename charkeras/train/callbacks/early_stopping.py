@@ -1,13 +1,13 @@
 """`fit --patience N`: stop after N validations in a row without a new best validation loss.
 
 Every validation counts: the epoch-end ones and those on the run's cadence (every `val_every` steps,
-else by the clock); the best checkpoint (epoch ends) is kept in checkpoints/best as always. Must come
-after Validation, whose result it reads.
+else by the clock); the best checkpoint (epoch ends) is kept in checkpoints/best as always. Must
+come after Validation, whose result it reads.
 
 A resumed run counts on from where the stopped one was: the validations recorded since the best
 checkpoint's step (the run's validation log, rewound to the resumed checkpoint), and a best written
-after the resumed checkpoint (then killed) counts as the improvement it was when it is measured again.
-So --patience stops a resumed run on a step cadence at the step an unbroken one stops at.
+after the resumed checkpoint (then killed) counts as the improvement it was when it is measured
+again. So --patience stops a resumed run on a step cadence at the step an unbroken one stops at.
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ class EarlyStopping(AfterValidation):
             self.best_step = None
         start = current_step(self.model)
         if self.best_step is not None and self.best_step <= start:
-            self.without_improvement = validations_between(self.best_step, start, self.progress.run.path)
+            self.without_improvement = validations_between(self.best_step, start,
+                                                           self.progress.run.path)
             self.best_step = None
 
     def validated(self, step: int, loss: float) -> None:
         if self.best_step is not None and step < self.best_step:
-            return  # replaying the steps before a best that was written ahead of the resumed checkpoint
+            # replaying the steps before a best that was written ahead of the resumed checkpoint
+            return
         if loss < self.best or (step == self.best_step and loss == self.best):
             self.best, self.without_improvement = loss, 0
             return
@@ -54,8 +56,9 @@ class EarlyStopping(AfterValidation):
         if self.without_improvement >= self.patience and self.stopped_at is None:
             self.stopped_at = step
             self.model.stop_training = True
-            self.announce(f"\nearly stopping at step {step:,}: {self.patience} validations without improving "
-                          f"on {self.best:.4f} nats/char (best checkpoint: {self.progress.run.checkpoints / 'best'})")
+            self.announce(f"\nearly stopping at step {step:,}: {self.patience} validations without "
+                          f"improving on {self.best:.4f} nats/char (best checkpoint: "
+                          f"{self.progress.run.checkpoints / 'best'})")
 
 
 def validations_between(first: int, last: int, run_path) -> int:

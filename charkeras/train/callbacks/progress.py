@@ -1,4 +1,5 @@
-"""What the training callbacks share: the run, its layout, the losses measured and the time spent."""
+"""What the training callbacks share: the run, its layout, the losses measured and the time
+spent."""
 
 from __future__ import annotations
 

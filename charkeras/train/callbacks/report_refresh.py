@@ -1,6 +1,6 @@
-"""Rebuild the run's report and its plot (`run.report`) during training: at an epoch end when the last rebuild is
-at least `min_seconds` old (a small corpus has epochs of a second; drawing the plot takes longer),
-and when training ends, unless the epoch end just rebuilt it at the same step."""
+"""Rebuild the run's report and its plot (`run.report`) during training: at an epoch end when the
+last rebuild is at least `min_seconds` old (a small corpus has epochs of a second; drawing the plot
+takes longer), and when training ends, unless the epoch end just rebuilt it at the same step."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ class ReportRefresher(keras.callbacks.Callback):
         if self._last is not None and now - self._last < self.min_seconds:
             return
         self._last, self._last_step = now, current_step(self.model)
-        # The epoch's row may not be in the log yet (EpochLog may come later), so the report gets it here.
+        # The epoch's row may not be in the log yet (EpochLog may come later), so the report gets it
+        # here.
         update_report(self.run.path, latest_epoch={**(logs or {}), "epoch": epoch + 1,
                                                    "step": self._last_step})
 

@@ -1,8 +1,10 @@
-"""The end of a step's work: where training stops on Ctrl-C or SIGTERM (charkeras/train/interrupts.py).
+"""The end of a step's work: where training stops on Ctrl-C or SIGTERM
+(charkeras/train/interrupts.py).
 
-Last of charkeras's callbacks, after the validation, the sample, the loggers and the checkpointer have
-done their work for the step (or, at an epoch's last step, for the epoch end). A step is complete only
-there, so a checkpoint written there and the logs agree: a resume from it repeats and misses nothing.
+Last of charkeras's callbacks, after the validation, the sample, the loggers and the checkpointer
+have done their work for the step (or, at an epoch's last step, for the epoch end). A step is
+complete only there, so a checkpoint written there and the logs agree: a resume from it repeats and
+misses nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ class SafePoint(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         step, steps = current_step(self.model), (self.params or {}).get("steps")
-        if (steps is not None and batch + 1 >= steps) or step % self.checkpointer.progress.layout.batches == 0:
-            return  # the epoch's end work follows (on_epoch_end); the step is complete only after it
+        if (steps is not None and batch
+            + 1 >= steps) or step % self.checkpointer.progress.layout.batches == 0:
+            # the epoch's end work follows (on_epoch_end); the step is complete only after it
+            return
         self._complete(step)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -39,15 +43,16 @@ class SafePoint(keras.callbacks.Callback):
             raise Interrupted(signum)
 
     def _save(self):
-        path = self.checkpointer.save(reason="interrupted")  # no second write when this step has one
+        # no second write when this step has one
+        path = self.checkpointer.save(reason="interrupted")
         session = current_session()
         if session is not None:
             session.saved = path
         return path
 
     def interrupted(self, exc: KeyboardInterrupt) -> None:
-        """A KeyboardInterrupt that did not come through `_complete` (a second Ctrl-C, or one raised by
-        code): save only when it landed between complete steps, so the logs still match."""
+        """A KeyboardInterrupt that did not come through `_complete` (a second Ctrl-C, or one raised
+        by code): save only when it landed between complete steps, so the logs still match."""
         session = current_session()
         if getattr(exc, "forced", False) or (session is not None and session.saved is not None):
             return

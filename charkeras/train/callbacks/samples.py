@@ -32,14 +32,16 @@ class SamplePrinter(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         step, interval = current_step(self.model), self.progress.config.train.sample_every
         batches = self.progress.layout.batches
-        # Epochs shorter than `sample_every` (a small corpus): one epoch-end sample per `sample_every`
-        # steps, not one per epoch, or the samples would bury everything else. Decided from the step
-        # alone (the first epoch end, then epoch ends on a multiple of the interval; the periodic samples
-        # cover the other intervals), so a resumed run samples exactly where an unbroken one does.
+        # Epochs shorter than `sample_every` (a small corpus): one epoch-end sample per
+        # `sample_every` steps, not one per epoch, or the samples would bury everything else.
+        # Decided from the step alone (the first epoch end, then epoch ends on a multiple of the
+        # interval; the periodic samples cover the other intervals), so a resumed run samples
+        # exactly where an unbroken one does.
         if interval and batches < interval and step % interval != 0 and step != batches:
             return
         # By the clock: the first epoch end, then those the clock says are due.
-        if self.progress.samples.by_time and step != batches and not self.progress.samples.by_time_due():
+        samples = self.progress.samples
+        if samples.by_time and step != batches and not samples.by_time_due():
             return
         self.sample(step)
 
@@ -51,10 +53,13 @@ class SamplePrinter(keras.callbacks.Callback):
 
     def _sample(self, step: int) -> str:
         cfg = self.progress.config
-        # numpy, not a traced TensorFlow sampler: nothing to trace at the first epoch end (1.5 s before).
+        # numpy, not a traced TensorFlow sampler: nothing to trace at the first epoch end (1.5 s
+        # before).
         step_fn = NumpyStep.from_model(self.model, cfg.model.layers)
-        ids = generate_ids_numpy(step_fn, np.array([[self.prime_id]], np.int32), zero_state(cfg.model, 1),
-                                 cfg.train.sample_len, cfg.train.sample_temperature, 0, (cfg.train.seed, step))
+        ids = generate_ids_numpy(step_fn, np.array([[self.prime_id]], np.int32),
+                                 zero_state(cfg.model, 1),
+                                 cfg.train.sample_len, cfg.train.sample_temperature, 0,
+                                 (cfg.train.seed, step))
         text = self.vocab.decode(ids[0])
         if self.progress.verbose:
             print(f"\n----- sample at step {step} -----\n{text}\n-----")

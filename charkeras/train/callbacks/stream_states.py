@@ -1,4 +1,5 @@
-"""Reset the carried LSTM states at every epoch start: each epoch reads the streams from their start."""
+"""Reset the carried LSTM states at every epoch start: each epoch reads the streams from their
+start."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ class StreamStates(keras.callbacks.Callback):
     def __init__(self, resume_states=None, resume_metrics=None):
         super().__init__()
         # A run resumed mid-epoch continues its streams: the checkpoint's states, once. (At an epoch
-        # boundary the driver passes none: the new epoch starts from zero states, as it always does.)
+        # boundary the driver passes none: the new epoch starts from zero states, as it always
+        # does.)
         self.resume_states = resume_states
-        # ... and the epoch's running loss mean, which Keras has just reset, so the epoch's logged loss
-        # is the mean over all its steps, as in an unbroken run.
+        # ... and the epoch's running loss mean, which Keras has just reset, so the epoch's logged
+        # loss is the mean over all its steps, as in an unbroken run.
         self.resume_metrics = resume_metrics
 
     def on_epoch_begin(self, epoch, logs=None):

@@ -1,10 +1,10 @@
 """TensorBoard scalars at every epoch end, against the global step.
 
-Like keras.callbacks.TensorBoard(update_freq="epoch"): `epoch_loss`, `epoch_bpc`, `epoch_lr` in the run's
-TENSORBOARD_DIR under train/ and the validation ones under validation/, but the x-axis is the global
-step (as in the report and the samples) and the events are flushed at once, before the epoch's
-checkpoint is written. On resume, `run.tensorboard.rewind_tensorboard` drops the events after the
-checkpoint's step, so TensorBoard never shows a step twice.
+Like keras.callbacks.TensorBoard(update_freq="epoch"): `epoch_loss`, `epoch_bpc`, `epoch_lr` in the
+run's TENSORBOARD_DIR under train/ and the validation ones under validation/, but the x-axis is the
+global step (as in the report and the samples) and the events are flushed at once, before the
+epoch's checkpoint is written. On resume, `run.tensorboard.rewind_tensorboard` drops the events
+after the checkpoint's step, so TensorBoard never shows a step twice.
 """
 
 from __future__ import annotations

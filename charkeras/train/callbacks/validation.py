@@ -45,7 +45,8 @@ class Validation(keras.callbacks.Callback):
             print(f"\nepoch {epoch + 1}: val loss {loss:.4f} nats/char ({logs['val_bpc']:.4f} bpc)")
 
     def validate(self) -> float:
-        """Mean validation loss (nats/char) from a zero state; the training states are put back after."""
+        """Mean validation loss (nats/char) from a zero state; the training states are put back
+        after."""
         progress = self.progress
         began = time.monotonic()
         progress.stashed_states = get_states(self.model)

@@ -2,7 +2,8 @@
 
 The CLI asks before TensorFlow loads (a non-chief worker never locks or writes the run directory);
 `strategy` asks the same questions once the strategy exists. TF_CONFIG is checked whole on every
-read, so a malformed one is one `ConfigError` naming what is wrong, never a traceback from TensorFlow.
+read, so a malformed one is one `ConfigError` naming what is wrong, never a traceback from
+TensorFlow.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def uses_cluster(strategy: str | None) -> bool:
 
 
 def is_chief_task() -> bool:
-    """The task that writes the run: "chief" when the cluster has one, else worker 0 (True off one)."""
+    """The task that writes the run: "chief" when the cluster has one, else worker 0 (True off
+    one)."""
     kind, index = this_task()
     if "chief" in (cluster() or {}):
         return kind == "chief"

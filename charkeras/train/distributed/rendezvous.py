@@ -3,11 +3,11 @@
 MultiWorkerMirroredStrategy's constructor waits in C++ until every worker of TF_CONFIG has started,
 with no limit, and Python's signal handlers cannot run meanwhile: a worker whose peer never starts
 would hang deaf to Ctrl-C and SIGTERM. So each worker first waits here, in Python: it holds its own
-TF_CONFIG port open (a listening socket that only lets peers see it has started) and probes the other
-workers' ports until each accepts a connection. Signals stop the wait at once (the session's handlers
-raise between probes); after `timeout` seconds it ends with an error naming the workers not reached.
-Then the port is released and TensorFlow's server takes it; every peer was seen alive, so TensorFlow's
-own wait is short.
+TF_CONFIG port open (a listening socket that only lets peers see it has started) and probes the
+other workers' ports until each accepts a connection. Signals stop the wait at once (the session's
+handlers raise between probes); after `timeout` seconds it ends with an error naming the workers not
+reached. Then the port is released and TensorFlow's server takes it; every peer was seen alive, so
+TensorFlow's own wait is short.
 No TensorFlow here.
 """
 
@@ -61,8 +61,8 @@ def _hold(address: tuple[str, int]) -> socket.socket:
         listener.close()
         if exc.errno == errno.EADDRINUSE:
             host, port = address
-            raise ConfigError(f"port {port}, this worker's in TF_CONFIG ({host}:{port}), is in use by "
-                              "another process on this machine") from None
+            raise ConfigError(f"port {port}, this worker's in TF_CONFIG ({host}:{port}), is in use "
+                              "by another process on this machine") from None
         raise
     return listener
 

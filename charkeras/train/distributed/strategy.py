@@ -3,17 +3,17 @@
 `--strategy`:
     one           the default strategy, one device; `model.fit` trains (`driver.fit`)
     mirrored      MirroredStrategy over this machine's GPUs, or over `--cpu-devices N` logical CPUs
-    multi-worker  MultiWorkerMirroredStrategy over the machines `TF_CONFIG` names (each worker's GPUs,
-                  or one CPU replica per worker)
+    multi-worker  MultiWorkerMirroredStrategy over the machines `TF_CONFIG` names (each worker's
+                  GPUs, or one CPU replica per worker)
     auto          multi-worker when TF_CONFIG names a cluster, mirrored when more than one GPU is
                   visible or `--cpu-devices` asks for more than one device, else one
-Mirrored and multi-worker runs train with `loop.fit_distributed`. `--batch-size` stays the global number
-of streams B: each of the R replicas owns B/R contiguous streams (`data.replica_input`) and its own
-carried state, so B must be divisible by R.
+Mirrored and multi-worker runs train with `loop.fit_distributed`. `--batch-size` stays the global
+number of streams B: each of the R replicas owns B/R contiguous streams (`data.replica_input`) and
+its own carried state, so B must be divisible by R.
 
 The strategy must be chosen before TensorFlow's first op: logical CPU devices and the collective
-runtime of MultiWorkerMirroredStrategy are fixed when TensorFlow starts. What one fit knows about its
-place in the job lives in a `Job` made by `start_job`, one per fit, never in module state.
+runtime of MultiWorkerMirroredStrategy are fixed when TensorFlow starts. What one fit knows about
+its place in the job lives in a `Job` made by `start_job`, one per fit, never in module state.
 """
 
 from __future__ import annotations
@@ -38,17 +38,20 @@ from charkeras.train.run.names import CONFIG_FILE, LOCK_FILE
 
 
 def configure_cpu_devices(count: int) -> None:
-    """Split the CPU into `count` logical devices (0: leave it alone); must precede TensorFlow's first op."""
+    """Split the CPU into `count` logical devices (0: leave it alone); must precede TensorFlow's
+    first op."""
     if not count:
         return
     require(count >= 1, f"--cpu-devices must be >= 1 (got {count})")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+        tf.config.set_logical_device_configuration(cpu,
+                                                   [tf.config.LogicalDeviceConfiguration()] * count)
     except RuntimeError:  # TensorFlow already runs (a notebook, or fit called twice in one process)
         have = len(tf.config.list_logical_devices("CPU"))
-        require(have == count, f"--cpu-devices {count}: TensorFlow already runs in this process with {have} "
-                               "CPU device(s); start a new process to change it")
+        require(have == count,
+                f"--cpu-devices {count}: TensorFlow already runs in this process with {have} "
+                "CPU device(s); start a new process to change it")
 
 
 def resolve_strategy_name(name: str | None, cpu_devices: int = 0) -> str:
@@ -66,16 +69,18 @@ def resolve_strategy_name(name: str | None, cpu_devices: int = 0) -> str:
 def choose_strategy(strategy=None, cpu_devices: int = 0, cluster_timeout: float = 300.0):
     """A tf.distribute.Strategy from a name of STRATEGIES (None: "auto") or a Strategy given as is.
 
-    Multi-worker: first waits up to `cluster_timeout` seconds for the other workers (`rendezvous`)."""
+    Multi-worker: first waits up to `cluster_timeout` seconds for the other workers
+    (`rendezvous`)."""
     if isinstance(strategy, tf.distribute.Strategy):
         return strategy
     name = resolve_strategy_name(strategy, cpu_devices)
     if name == "multi-worker":
         require(cluster() is not None,
                 "--strategy multi-worker needs TF_CONFIG naming the cluster and this worker's task "
-                "(README, \"Scaling out\")")
-        require(cpu_devices <= 1, "--cpu-devices does not apply to --strategy multi-worker: each worker trains "
-                                  "on its GPUs, or on its CPU as one replica")
+                "(docs/guides/scaling-out.md)")
+        require(cpu_devices <= 1,
+                "--cpu-devices does not apply to --strategy multi-worker: each worker trains "
+                "on its GPUs, or on its CPU as one replica")
         wait_for_peers(cluster_timeout)
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
         _reclaim_signals()
@@ -90,8 +95,8 @@ def choose_strategy(strategy=None, cpu_devices: int = 0, cluster_timeout: float 
 
 def _reclaim_signals() -> None:
     """MultiWorkerMirroredStrategy's coordination service installs a SIGTERM handler of its own (a
-    preemption notifier charkeras does not use), which swallows the signal: give SIGTERM and SIGINT back to
-    the Python handlers (`interrupts`: stop after the step, with a checkpoint)."""
+    preemption notifier charkeras does not use), which swallows the signal: give SIGTERM and SIGINT
+    back to the Python handlers (`interrupts`: stop after the step, with a checkpoint)."""
     if threading.current_thread() is not threading.main_thread():
         return
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -102,7 +107,8 @@ def _reclaim_signals() -> None:
 
 def is_distributed(strategy) -> bool:
     """True for the strategies that train with the custom loop (mirrored, multi-worker)."""
-    return isinstance(strategy, (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))
+    return isinstance(strategy,
+                      (tf.distribute.MirroredStrategy, tf.distribute.MultiWorkerMirroredStrategy))
 
 
 def is_multi_worker(strategy) -> bool:
@@ -115,24 +121,27 @@ def worker_index(strategy) -> int:
 
 
 def is_chief(strategy) -> bool:
-    """Whether this process writes the run: worker 0 (or the task named "chief"); always, off a cluster."""
+    """Whether this process writes the run: worker 0 (or the task named "chief"); always, off a
+    cluster."""
     return not is_multi_worker(strategy) or is_chief_task()
 
 
 def replica_batch_size(strategy, batch_size: int) -> int:
-    """B / R, the streams of one replica; an error when B is not divisible by the replica count R."""
+    """B / R, the streams of one replica; an error when B is not divisible by the replica count
+    R."""
     replicas = strategy.num_replicas_in_sync
     require(batch_size % replicas == 0,
-            f"--batch-size {batch_size} is not divisible by the {replicas} replicas of this strategy: each "
-            f"replica owns B/R streams; pass a multiple of {replicas}, e.g. --batch-size "
-            f"{max(replicas, batch_size // replicas * replicas)}")
+            f"--batch-size {batch_size} is not divisible by the {replicas} replicas of this "
+            f"strategy: each replica owns B/R streams; pass a multiple of {replicas}, e.g. "
+            f"--batch-size {max(replicas, batch_size // replicas * replicas)}")
     return batch_size // replicas
 
 
 def describe(strategy) -> str:
     replicas = strategy.num_replicas_in_sync
     if is_multi_worker(strategy):
-        return f"multi-worker: {worker_count()} workers, {replicas} replicas (this is worker {worker_index(strategy)})"
+        return (f"multi-worker: {worker_count()} workers, {replicas} replicas "
+                f"(this is worker {worker_index(strategy)})")
     if is_distributed(strategy):
         return f"mirrored: {replicas} replicas ({', '.join(strategy.extended.worker_devices)})"
     return "one device"
@@ -141,13 +150,15 @@ def describe(strategy) -> str:
 def barrier(strategy) -> None:
     """Wait until every worker reaches this point (an all-reduce of nothing much)."""
     def replica_fn():
-        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, tf.ones([]))
+        return tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM,
+                                                              tf.ones([]))
 
     tf.function(lambda: strategy.run(replica_fn))()
 
 
 # Collective failures: a peer that died, was restarted, or did not answer in time.
-PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+               tf.errors.CancelledError,
                tf.errors.AbortedError, tf.errors.InternalError, tf.errors.FailedPreconditionError)
 
 
@@ -198,15 +209,16 @@ class Job:
             raise self.worker_lost(exc) from None
 
     def worker_out(self, resume: bool) -> Path:
-        """The run directory this process trains in: the job's run itself off a cluster and on the chief.
+        """The run directory this process trains in: the job's run itself off a cluster and on the
+        chief.
 
-        A non-chief worker of a multi-worker job trains in a temporary directory removed when it exits,
-        as TensorFlow's multi-worker guide prescribes: every worker runs the same saving code (the
-        carried states are gathered inside it, a collective), but only the chief's files are kept. To
-        resume, it first waits for the chief to open the run (its repairs), then copies the run there
-        and resumes from the copy, so every worker makes the same decisions from the same checkpoint;
-        the run directory must therefore be readable by every worker (a shared filesystem, or a copy at
-        the same path) to resume.
+        A non-chief worker of a multi-worker job trains in a temporary directory removed when it
+        exits, as TensorFlow's multi-worker guide prescribes: every worker runs the same saving code
+        (the carried states are gathered inside it, a collective), but only the chief's files are
+        kept. To resume, it first waits for the chief to open the run (its repairs), then copies the
+        run there and resumes from the copy, so every worker makes the same decisions from the same
+        checkpoint; the run directory must therefore be readable by every worker (a shared
+        filesystem, or a copy at the same path) to resume.
         """
         if self.chief:
             return self.run_path
@@ -214,17 +226,21 @@ class Job:
         temp = Path(tempfile.mkdtemp(prefix=f"charkeras-worker{index}-"))
         atexit.register(shutil.rmtree, temp, True)
         if resume:
-            barrier(self.strategy)  # the chief has opened (and repaired) the run: see prepare_replicas
+            # the chief has opened (and repaired) the run: see prepare_replicas
+            barrier(self.strategy)
             self.waited = True
             if not (self.run_path / CONFIG_FILE).is_file():
-                raise RunDirError(f"worker {index} cannot read the run {self.run_path} to resume it: every "
-                                  "worker of a multi-worker job must see the run directory at the same path "
-                                  "(a shared filesystem, or a copy of the chief's run directory)")
+                raise RunDirError(f"worker {index} cannot read the run {self.run_path} to resume "
+                                  "it: every worker of a multi-worker job must see the run "
+                                  "directory at the same path (a shared filesystem, or a copy of "
+                                  "the chief's run directory)")
             try:
                 shutil.copytree(self.run_path, temp, dirs_exist_ok=True,
                                 ignore=shutil.ignore_patterns(".*.tmp", LOCK_FILE))
             except shutil.Error:
-                pass  # a file the chief moved meanwhile (an unreadable checkpoint set aside): it skips it too
+                # a file the chief moved meanwhile (an unreadable checkpoint set aside): it skips it
+                # too
+                pass
         return temp
 
     def prepare_replicas(self, config) -> int:
@@ -245,14 +261,18 @@ class Job:
 
 
 def _check_same_options(strategy, config) -> None:
-    """Every worker must build the same model on the same layout, or their collectives would not match:
-    compare a fingerprint of the run's config (its vocabulary size included) before the model is built."""
-    mine = float(int(hashlib.sha256(config.to_json().encode()).hexdigest()[:12], 16))  # 48 bits: exact
+    """Every worker must build the same model on the same layout, or their collectives would not
+    match: compare a fingerprint of the run's config (its vocabulary size included) before the model
+        is built."""
+    # 48 bits: exact
+    mine = float(int(hashlib.sha256(config.to_json().encode()).hexdigest()[:12], 16))
 
     def replica_fn(value):
         return tf.distribute.get_replica_context().all_gather(value[None], axis=0)
 
-    gathered = tf.function(lambda value: strategy.run(replica_fn, args=(value,)))(tf.constant(mine, tf.float64))
+    gathered = tf.function(
+        lambda value: strategy.run(replica_fn, args=(value,)))(tf.constant(mine, tf.float64))
     if len(set(strategy.experimental_local_results(gathered)[0].numpy().tolist())) != 1:
-        raise WorkerLost("the workers were not started with the same corpus and options (their configs "
-                         "differ): start every worker with the same command, TF_CONFIG aside")
+        raise WorkerLost("the workers were not started with the same corpus and options (their "
+                         "configs differ): start every worker with the same command, TF_CONFIG "
+                         "aside")

@@ -1,15 +1,17 @@
 """Checkpoints that resume exactly.
 
 A checkpoint is a directory written atomically:
-  meta.json      step, epoch, step in epoch, val loss, training seconds so far, config, corpus sha256
+  meta.json      step, epoch, step in epoch, val loss, training seconds so far, config, corpus
+                 sha256
   variables.npz  every model variable (weights and dropout seed-generator state), every optimizer
                  variable (iteration count, moments), the carried LSTM states, and the running mean
                  of the epoch's training loss (so the epoch's logged loss survives a stop mid-epoch)
 Restoring them plus the data position (derived from the step) continues a run bit for bit.
 Checkpoints are plain numpy arrays, so one written on a GPU loads on a CPU.
 
-`checkpoints/best` is replaced by one atomic exchange of two complete directories (`atomic_directory`),
-so no kill leaves a run without it; its files are hard links to the checkpoint it copies when possible.
+`checkpoints/best` is replaced by one atomic exchange of two complete directories
+(`atomic_directory`), so no kill leaves a run without it; its files are hard links to the checkpoint
+it copies when possible.
 """
 
 from __future__ import annotations
@@ -70,12 +72,13 @@ def save_checkpoint(path: Path, model, optimizer, states: list[np.ndarray], meta
 
 
 def read_metric_state(path: Path, model) -> list[np.ndarray] | None:
-    """The checkpoint's running training-loss mean, in the order of `model.metrics_variables`; None for a
-    checkpoint written before it was saved, or for another set of metrics."""
+    """The checkpoint's running training-loss mean, in the order of `model.metrics_variables`; None
+    for a checkpoint written before it was saved, or for another set of metrics."""
     info = read_meta(path)
     names = info.get("metric_variables")
     wanted = [v.path for v in getattr(model, "metrics_variables", [])]
-    if not isinstance(names, list) or [_generic(str(n)) for n in names] != [_generic(n) for n in wanted]:
+    if not isinstance(names, list) or [_generic(str(n)) for n in names] != [_generic(n)
+                                                                            for n in wanted]:
         return None
     try:
         with np.load(Path(path) / VARIABLES_FILE) as npz:
@@ -96,41 +99,48 @@ def read_meta(path: Path) -> dict:
 
 
 def load_checkpoint(path: Path, model, optimizer=None) -> tuple[CheckpointMeta, list[np.ndarray]]:
-    """Assign the checkpoint's model (and optimizer) variables; returns its meta and carried states."""
+    """Assign the checkpoint's model (and optimizer) variables; returns its meta and carried
+    states."""
     info = read_meta(path)
     try:
-        # Every array is read here, so a truncated or zero-byte file fails before any variable changes.
+        # Every array is read here, so a truncated or zero-byte file fails before any variable
+        # changes.
         with np.load(Path(path) / VARIABLES_FILE) as npz:
             data = {key: npz[key] for key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise RunDirError(f"checkpoint {path}/{VARIABLES_FILE} is unreadable ({reason}); remove that checkpoint "
-                          "directory to use an earlier one") from None
+        raise RunDirError(f"checkpoint {path}/{VARIABLES_FILE} is unreadable ({reason}); remove "
+                          "that checkpoint directory to use an earlier one") from None
     _assign(model.variables, data, "model", info["model_variables"], path)
     if optimizer is not None:
         if not optimizer.variables:
             optimizer.build(model.trainable_variables)
         _assign(optimizer.variables, data, "optimizer", info["optimizer_variables"], path)
     states = [data[f"state/{i}"] for i in range(sum(k.startswith("state/") for k in data))]
-    meta = CheckpointMeta(step=info["step"], val_loss=info["val_loss"], train_seconds=info["train_seconds"])
+    meta = CheckpointMeta(step=info["step"], val_loss=info["val_loss"],
+                          train_seconds=info["train_seconds"])
     return meta, states
 
 
 def _generic(variable_path: str) -> str:
-    # Keras numbers auto-named objects per process ("seed_generator_3", "adam_1"): compare without that.
+    # Keras numbers auto-named objects per process ("seed_generator_3", "adam_1"): compare without
+    # that.
     return re.sub(r"_\d+(?=/)", "", variable_path)
 
 
 def _assign(variables, data, prefix: str, saved_paths: list[str], path: Path) -> None:
     paths = [_generic(v.path) for v in variables]
     if paths != [_generic(p) for p in saved_paths]:
-        raise RunDirError(f"checkpoint {path} does not match this model ({prefix} variables differ)")
+        raise RunDirError(
+            f"checkpoint {path} does not match this model ({prefix} variables differ)")
     for i, var in enumerate(variables):
         value = data.get(f"{prefix}/{i}")
         if value is None:
-            raise RunDirError(f"checkpoint {path} has no {prefix}/{i} ({var.path}): the file is damaged")
+            raise RunDirError(
+                f"checkpoint {path} has no {prefix}/{i} ({var.path}): the file is damaged")
         if tuple(value.shape) != tuple(var.shape):
-            raise RunDirError(f"checkpoint {path}: {var.path} has shape {value.shape}, model wants {var.shape}")
+            raise RunDirError(
+                f"checkpoint {path}: {var.path} has shape {value.shape}, model wants {var.shape}")
         var.assign(value)
 
 
@@ -140,7 +150,8 @@ def prune_checkpoints(run: RunDir, keep: int) -> None:
 
 
 def copy_as_best(checkpoint: Path, run: RunDir) -> None:
-    """Make `checkpoint` the run's best: hard links to its files (a copy where links are impossible)."""
+    """Make `checkpoint` the run's best: hard links to its files (a copy where links are
+    impossible)."""
     with atomic_directory(run.checkpoints / BEST) as tmp:
         for f in Path(checkpoint).iterdir():
             try:

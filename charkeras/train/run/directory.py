@@ -60,8 +60,8 @@ class RunDir:
         return (self.path / MARKER_FILE).is_file()
 
     def check_can_create(self, force: bool) -> None:
-        """Refuse to overwrite another run (or unrelated files) unless forced, and a run another process
-        trains in even then. Writes nothing."""
+        """Refuse to overwrite another run (or unrelated files) unless forced, and a run another
+        process trains in even then. Writes nothing."""
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"--out {self.path} is a file, not a directory")
         if self.path.is_dir():
@@ -73,16 +73,16 @@ class RunDir:
             return
         if self.is_run():
             if not force:
-                raise RunDirError(f"{self.path} holds another run: pass --resume to continue it or --force to "
-                                  "replace it")
+                raise RunDirError(f"{self.path} holds another run: pass --resume to continue it or "
+                                  "--force to replace it")
             return
-        raise RunDirError(f"{self.path} is not empty and holds no charkeras run: choose a new --out "
-                          "(--force only replaces a charkeras run)")
+        raise RunDirError(f"{self.path} is not empty and holds no charkeras run: choose a new "
+                          "--out (--force only replaces a charkeras run)")
 
     def prepare_new(self, force: bool) -> None:
-        """Make the directory a new run. The caller holds its lock (`lock.RunLock`). With force, what
-        the previous run wrote (`names.RUN_ENTRIES`) is removed, and nothing else; the marker is
-        written first, so a run stopped while its files are written can still be replaced."""
+        """Make the directory a new run. The caller holds its lock (`lock.RunLock`). With force,
+        what the previous run wrote (`names.RUN_ENTRIES`) is removed, and nothing else; the marker
+        is written first, so a run stopped while its files are written can still be replaced."""
         self._check_contents(force)
         self.path.mkdir(parents=True, exist_ok=True)
         if force:
@@ -99,7 +99,8 @@ class RunDir:
             {"format_version": RUN_FORMAT_VERSION, "charkeras_version": __version__}, indent=2))
 
     def check_resumable(self) -> None:
-        """Raise RunDirError unless this is a complete run this charkeras can continue. Writes nothing."""
+        """Raise RunDirError unless this is a complete run this charkeras can continue. Writes
+        nothing."""
         marker = self.path / MARKER_FILE
         if not marker.is_file():
             raise RunDirError(f"{self.path} is not a charkeras run (no {MARKER_FILE} marker)")
@@ -107,35 +108,47 @@ class RunDir:
         if not isinstance(data, dict):
             raise RunDirError(f"{marker} is not a JSON object")
         check_format_version(data, RUN_FORMAT_VERSION, str(marker), RunDirError)
-        missing = ", ".join(n for n in (CONFIG_FILE, VOCAB_FILE, RUN_FILE) if not (self.path / n).is_file())
-        if missing and self.list_checkpoints():  # removed since: --force would delete the checkpoints
-            raise RunDirError(f"{self.path} has checkpoints but no {missing}: restore the missing file "
-                              "(from a backup, or a copy of this run) to resume it; --force would replace "
-                              "the run and delete its checkpoints")
+        missing = ", ".join(n for n in (CONFIG_FILE, VOCAB_FILE, RUN_FILE)
+                            if not (self.path / n).is_file())
+        # removed since: --force would delete the checkpoints
+        if missing and self.list_checkpoints():
+            raise RunDirError(f"{self.path} has checkpoints but no {missing}: restore the missing "
+                              "file (from a backup, or a copy of this run) to resume it; --force "
+                              "would replace the run and delete its checkpoints")
         if missing:
-            raise RunDirError(f"{self.path} was stopped during start-up before its files were written (no "
-                              f"{missing}): start it again with charkeras fit CORPUS --out {self.path} "
-                              "--force")
+            raise RunDirError(f"{self.path} was stopped during start-up before its files were "
+                              f"written (no {missing}): start it again with charkeras fit CORPUS "
+                              f"--out {self.path} --force")
 
-    def write_run_files(self, config: CharConfig, vocab: Vocabulary, run_info: dict) -> None:
-        """config.json, vocab.json and run.json; a corpus path is recorded absolute, so the run resumes
-        from any working directory."""
+    def write_run_files(self, config: CharConfig, vocab: Vocabulary, run_info: dict,
+                        vocab_origins: dict | None = None) -> None:
+        """config.json, vocab.json and run.json; a corpus path is recorded absolute, so the run
+        resumes from any working directory. `vocab_origins`: for a run started from a base, which
+        characters came from the base and which from the corpus
+        (`vocab_transfer.MergedVocabulary.origins`), recorded beside the tokens in vocab.json."""
         source = str(run_info["source"])
         if not source.startswith(TFDS_PREFIX):
             source = os.path.abspath(source)
         write_text_atomic(self.path / CONFIG_FILE, config.to_json())
-        vocab.save(self.path / VOCAB_FILE)
-        write_text_atomic(self.path / RUN_FILE, json.dumps(run_info | {"source": source}, indent=2))
+        if vocab_origins is None:
+            vocab.save(self.path / VOCAB_FILE)
+        else:
+            write_text_atomic(self.path / VOCAB_FILE, json.dumps(
+                {"tokens": vocab.tokens, "origins": vocab_origins}, ensure_ascii=False, indent=0))
+        info = run_info | {"source": source, "format_version": RUN_FORMAT_VERSION}
+        write_text_atomic(self.path / RUN_FILE, json.dumps(info, indent=2))
 
     def corpus_source(self, given=None):
-        """The corpus a resume reads: `given`, else the source run.json records; a recorded path that
-        is gone (moved, or relative to another working directory) is an error saying how to give it."""
+        """The corpus a resume reads: `given`, else the source run.json records; a recorded path
+        that is gone (moved, or relative to another working directory) is an error saying how to
+        give it."""
         if given is not None:
             return given
         source = self.read_run_info()["source"]
         if not source.startswith(TFDS_PREFIX) and not Path(source).exists():
             raise RunDirError(f"the corpus {self.path} was trained on, {source}, is not found from "
-                              f"{os.getcwd()}: give its path, charkeras fit CORPUS --resume {self.path}")
+                              f"{os.getcwd()}: give its path, charkeras fit CORPUS --resume "
+                              f"{self.path}")
         return source
 
     def read_config(self) -> CharConfig:
@@ -144,7 +157,8 @@ class RunDir:
         return read_config_file(self.path / CONFIG_FILE)  # schema-checked (`schemas`)
 
     def read_vocab(self, vocab_size: int | None = None) -> Vocabulary:
-        """vocab.json; pass config.model.vocab_size to refuse a vocabulary that does not fit the weights."""
+        """vocab.json; pass config.model.vocab_size to refuse a vocabulary that does not fit the
+        weights."""
         return read_vocab_file(self.path / VOCAB_FILE, vocab_size)
 
     def read_run_info(self) -> dict:
@@ -157,14 +171,16 @@ class RunDir:
     def list_checkpoints(self) -> list[Path]:
         if not self.checkpoints.is_dir():
             return []
-        return sorted(p for p in self.checkpoints.glob(f"{CHECKPOINT_PREFIX}*") if (p / META_FILE).is_file())
+        return sorted(p for p in self.checkpoints.glob(f"{CHECKPOINT_PREFIX}*")
+                      if (p / META_FILE).is_file())
 
     def latest_checkpoint(self) -> Path | None:
         found = self.list_checkpoints()
         return found[-1] if found else None
 
     def best_checkpoint(self) -> Path | None:
-        # .best.old: a replacement of best killed between its two renames (where renames cannot swap)
+        # .best.old: a replacement of best killed between its two renames (where renames cannot
+        # swap)
         for name in (BEST, f".{BEST}.old"):
             best = self.checkpoints / name
             if (best / META_FILE).is_file():

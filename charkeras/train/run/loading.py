@@ -29,10 +29,12 @@ def choose_checkpoint(run: RunDir, checkpoint: str | os.PathLike = "best") -> Pa
 
 
 def inference_model_from_run(run_path, checkpoint: str | os.PathLike = "best"):
-    """(inference model, config, vocab, checkpoint path) of one checkpoint of the run in `run_path`."""
+    """(inference model, config, vocab, checkpoint path) of one checkpoint of the run in
+    `run_path`."""
     run = RunDir(run_path)
     config = run.read_config()
-    vocab = run.read_vocab(config.model.vocab_size)  # a vocabulary that does not fit the weights: error
+    # a vocabulary that does not fit the weights: error
+    vocab = run.read_vocab(config.model.vocab_size)
     chosen = choose_checkpoint(run, checkpoint)
     # The training model is built only to read the checkpoint; its batch size matches the one saved.
     training = build_training_model(config.model, config.data.batch_size, seed=config.train.seed)

@@ -1,10 +1,11 @@
 """The run directory's lock: one training process per run.
 
 `fit` (new, --force or --resume) holds an OS file lock (`atomic.try_lock`) on the run's LOCK_FILE
-while it trains. The OS drops it when the process ends in any way (exit, exception, Ctrl-C, SIGKILL, a crash), so a lock
-is never stale; a second process finds it taken and stops with one `error:` line before writing
-anything. The file itself stays (deleting a lock file races with its next user); it holds the pid of
-the last holder, for the message. flock is advisory and may not work across NFS clients.
+while it trains. The OS drops it when the process ends in any way (exit, exception, Ctrl-C, SIGKILL,
+a crash), so a lock is never stale; a second process finds it taken and stops with one `error:` line
+before writing anything. The file itself stays (deleting a lock file races with its next user); it
+holds the pid of the last holder, for the message. flock is advisory and may not work across NFS
+clients.
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ class RunLock:
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
-        """Take the lock or raise RunDirError naming the process that holds it. The directory must exist."""
+        """Take the lock or raise RunDirError naming the process that holds it. The directory must
+        exist."""
         if self._fd is not None:
             return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        if not try_lock(fd):  # (always taken where the OS has no flock: documented in the README)
+        # (always taken where the OS has no flock: documented in docs/guarantees.md)
+        if not try_lock(fd):
             os.close(fd)
             raise _in_use(self.path)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
-                  .encode(), 0)
+        since = time.strftime("%Y-%m-%d %H:%M:%S")
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode(), 0)
         self._fd = fd
         return self
 
@@ -71,5 +74,6 @@ def _in_use(lock_path: Path) -> RunDirError:
     except OSError:
         holder = ""
     who = f" ({holder})" if holder else ""
-    return RunDirError(f"{lock_path.parent} is in use by another charkeras process{who}: wait for it to finish "
-                       "or stop it (Ctrl-C or kill saves a checkpoint), then run again")
+    return RunDirError(f"{lock_path.parent} is in use by another charkeras process{who}: wait for "
+                       "it to finish or stop it (Ctrl-C or kill saves a checkpoint), then run "
+                       "again")

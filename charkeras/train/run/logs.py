@@ -1,17 +1,17 @@
 """The run's logs, kept in step with its checkpoints (file names: `names`):
 
     LOG_FILE          one row per finished epoch: epoch (counted from 1, like the console and the
-                      report), step (the global step at its end), then the epoch's logs in name order
-                      (bpc, loss, lr, val_bpc, val_loss)
+                      report), step (the global step at its end), then the epoch's logs in name
+                      order (bpc, loss, lr, val_bpc, val_loss)
     STEPS_FILE, VALIDATIONS_FILE   the report's step-axis curves, rows by step
                       (`callbacks.curve_logs` chooses their columns)
     SAMPLES_FILE      one generated sample per line: step, val_loss (the last one measured), text
     TENSORBOARD_DIR   event files (written by `callbacks.tensorboard_log`, rewound by `tensorboard`)
 
-Everything logged for a step is written before the checkpoint of that step (the loggers run before the
-Checkpointer, and `sync_logs` makes them durable first), so a resume from the checkpoint at step S drops
-the rows after S (`rewind_logs`) and writes them again: the logs of a stopped and resumed run equal those
-of an unbroken one, with no repeated or missing row. No TensorFlow here.
+Everything logged for a step is written before the checkpoint of that step (the loggers run before
+the Checkpointer, and `sync_logs` makes them durable first), so a resume from the checkpoint at step
+S drops the rows after S (`rewind_logs`) and writes them again: the logs of a stopped and resumed
+run equal those of an unbroken one, with no repeated or missing row. No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ _FIRST_COLUMNS = ("epoch", "step")
 
 
 def append_row(path: Path, columns, row: dict) -> None:
-    """Append one row to the CSV log `path` with a fixed set of columns (a header first, when new)."""
+    """Append one row to the CSV log `path` with a fixed set of columns (a header first, when
+    new)."""
     new = not path.is_file() or path.stat().st_size == 0
     with open(path, "a", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
@@ -48,11 +49,13 @@ def append_row(path: Path, columns, row: dict) -> None:
 def append_sample(run_path, step: int, val_loss: float | None, text: str) -> None:
     """Append one generated sample to SAMPLES_FILE."""
     with open(Path(run_path) / SAMPLES_FILE, "a", encoding="utf-8") as f:
-        f.write(json.dumps({"step": step, "val_loss": val_loss, "text": text}, ensure_ascii=False) + "\n")
+        f.write(json.dumps({"step": step, "val_loss": val_loss, "text": text}, ensure_ascii=False)
+                + "\n")
 
 
 def append_log_row(run_path, row: dict) -> None:
-    """Append one epoch row to log.csv (adding columns, by a rewrite, when the row brings new ones)."""
+    """Append one epoch row to log.csv (adding columns, by a rewrite, when the row brings new
+    ones)."""
     path = Path(run_path) / LOG_FILE
     header, rows = _read_log(path)
     values = {key: _cell(value) for key, value in row.items()}
@@ -97,8 +100,8 @@ def _write_log(path: Path, header: list[str], rows: list[dict]) -> None:
 
 
 def rewind_logs(run_path, step: int) -> None:
-    """Drop what the logs hold for steps after `step` (those a resume from the checkpoint at `step` runs
-    again); torn last lines go too."""
+    """Drop what the logs hold for steps after `step` (those a resume from the checkpoint at `step`
+    runs again); torn last lines go too."""
     path = Path(run_path) / LOG_FILE
     header, rows = _read_log(path)
     if header is not None:
@@ -134,7 +137,8 @@ def _sample_step(line: str) -> int:
 
 
 def sync_logs(run_path) -> None:
-    """Make every log durable, TensorBoard's event files included (before a checkpoint is written)."""
+    """Make every log durable, TensorBoard's event files included (before a checkpoint is
+    written)."""
     run_path = Path(run_path)
     files = [run_path / name for name in (LOG_FILE, SAMPLES_FILE, STEPS_FILE, VALIDATIONS_FILE)]
     tensorboard = run_path / TENSORBOARD_DIR

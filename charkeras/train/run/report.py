@@ -1,5 +1,5 @@
-"""The training report of a run directory: REPORT_FILE and its plot PLOT_FILE, rebuilt from the run's
-own files at any time (`write_report`) and during training (`callbacks.report_refresh`).
+"""The training report of a run directory: REPORT_FILE and its plot PLOT_FILE, rebuilt from the
+run's own files at any time (`write_report`) and during training (`callbacks.report_refresh`).
 
 Sources, all written by training (`logs` describes them):
   LOG_FILE          one row per epoch end (epoch counted from 1, its global step, losses, lr)
@@ -7,8 +7,8 @@ Sources, all written by training (`logs` describes them):
   SAMPLES_FILE      one generated sample per line
   checkpoints, CONFIG_FILE, RUN_FILE   the step reached, the run's settings and corpus facts
 The step the page states is the newest step any of them records, so a run stopped before its first
-epoch end (a time budget, Ctrl-C) or resumed is described as it is. A resumed run may repeat steps in
-a log it appended to before a crash: the last record for an epoch or step wins.
+epoch end (a time budget, Ctrl-C) or resumed is described as it is. A resumed run may repeat steps
+in a log it appended to before a crash: the last record for an epoch or step wins.
 
 The page is self-contained (the PNG is inlined as a data URI) and makes no network requests.
 No TensorFlow here.
@@ -30,7 +30,13 @@ from charkeras.errors import RunDirError, warn
 from charkeras.probability import LN2, bits
 from charkeras.train.planning import planned_steps
 from charkeras.train.run.directory import RunDir
-from charkeras.train.run.names import CHECKPOINT_PREFIX, LOG_FILE, PLOT_FILE, REPORT_FILE, SAMPLES_FILE
+from charkeras.train.run.names import (
+    CHECKPOINT_PREFIX,
+    LOG_FILE,
+    PLOT_FILE,
+    REPORT_FILE,
+    SAMPLES_FILE,
+)
 from charkeras.train.run.report_curves import curves_png, read_curves
 
 _COLUMNS = ("loss", "val_loss", "lr")
@@ -87,7 +93,8 @@ def read_samples(run_path) -> list[dict]:
 
 
 def steps_per_epoch(run: RunDir) -> int | None:
-    """Batches per epoch, derived the way training derives them (None if run.json lacks the size)."""
+    """Batches per epoch, derived the way training derives them (None if run.json lacks the
+    size)."""
     config = run.read_config()
     try:
         train_chars = int(run.read_run_info()["train_chars"])
@@ -96,7 +103,8 @@ def steps_per_epoch(run: RunDir) -> int | None:
     return StreamLayout.for_length(train_chars, config.data.batch_size, config.data.seq_len).batches
 
 
-def step_reached(run: RunDir, epochs: list[dict], steps: list[dict], validations: list[dict]) -> int:
+def step_reached(run: RunDir, epochs: list[dict], steps: list[dict],
+                 validations: list[dict]) -> int:
     """The newest step the run's logs or checkpoints record (0 before the first)."""
     found = [rows[-1]["step"] for rows in (epochs, steps, validations) if rows]
     latest = run.latest_checkpoint()
@@ -126,7 +134,8 @@ def write_report(run_path, latest_epoch: dict | None = None) -> Path:
 
 
 def _progress(train, batches: int | None, step: int) -> str:
-    """"step S of P (epoch E of N)": P as planned now (before a time budget's plan: not known yet)."""
+    """"step S of P (epoch E of N)": P as planned now (before a time budget's plan: not known
+    yet)."""
     if train.time_budget and not train.max_steps:
         return f"step {step:,} (the time budget plans the total after the first steps)"
     if not batches:
@@ -156,15 +165,16 @@ def _page(run, config, info, progress, epochs, validations, samples, png) -> str
     last = epochs[-1] if epochs else None
     facts = [
         ("corpus", (f"{info.get('source', '?')} ({info.get('chars', '?')} characters, "
-                   f"{info.get('train_chars', '?')} for training, {info.get('val_chars', '?')} held out)")),
-        ("model", (f"{m.layers} x LSTM({m.units}), embedding {m.embedding_dim}, dropout {m.dropout}, "
-                  f"vocabulary {m.vocab_size}")),
-        ("training", (f"batch {d.batch_size} x {d.seq_len} chars, {t.optimizer} lr {t.learning_rate} "
-                     f"({t.lr_schedule}), clipnorm {t.clipnorm}, seed {t.seed}")),
+                   f"{info.get('train_chars', '?')} for training, {info.get('val_chars', '?')} "
+                   "held out)")),
+        ("model", (f"{m.layers} x LSTM({m.units}), embedding {m.embedding_dim}, dropout "
+                  f"{m.dropout}, vocabulary {m.vocab_size}")),
+        ("training", (f"batch {d.batch_size} x {d.seq_len} chars, {t.optimizer} lr "
+                     f"{t.learning_rate} ({t.lr_schedule}), clipnorm {t.clipnorm}, seed {t.seed}")),
         ("progress", progress),
         ("latest epoch", "no epoch finished yet" if last is None else
-                         f"epoch {last['epoch']} (step {last['step']:,}): train {_fmt(last['loss'])}, "
-                         f"val {_fmt(last['val_loss'])} nats/char"),
+                         f"epoch {last['epoch']} (step {last['step']:,}): train "
+                         f"{_fmt(last['loss'])}, val {_fmt(last['val_loss'])} nats/char"),
         ("best validation", "\u2013" if best is None else
                             f"{best['val_loss']:.4f} nats/char = {best['val_loss'] / LN2:.4f} bpc "
                             f"(step {best['step']:,}, of {len(validations)} validations)"),
@@ -178,7 +188,8 @@ def _page(run, config, info, progress, epochs, validations, samples, png) -> str
         f"<td>{_fmt(r['lr'], '.3g')}</td></tr>" for r in epochs)
     plot = (f'<img id="loss-plot" alt="loss and learning rate against steps" '
             f'src="data:image/png;base64,{base64.b64encode(png).decode("ascii")}">'
-            if png else "<p>No plot yet: it appears after the first steps (and needs matplotlib).</p>")
+            if png else "<p>No plot yet: it appears after the first steps (and needs "
+                        "matplotlib).</p>")
     sample_items = "".join(_sample_item(s) for s in samples)
     title = f"charkeras training report: {run.path.resolve().name}"
     return _TEMPLATE.format(
@@ -199,7 +210,8 @@ _TEMPLATE = """<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<meta http-equiv="Content-Security-Policy"
+      content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <link rel="icon" href="data:,">
 <title>{title}</title>
 <style>
@@ -212,8 +224,9 @@ img {{ max-width: 100%; }}
 ol {{ padding-left: 0; list-style: none; }}
 .sample {{ margin-bottom: 10px; }}
 .meta {{ font-size: 12px; color: #555; }}
-pre {{ background: #f6f6f6; border: 1px solid #e3e3e3; padding: 6px 8px; margin: 2px 0; white-space: pre-wrap;
-       font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }}
+pre {{ background: #f6f6f6; border: 1px solid #e3e3e3; padding: 6px 8px; margin: 2px 0;
+       white-space: pre-wrap; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace;
+       font-size: 13px; }}
 </style>
 </head>
 <body>
@@ -222,8 +235,8 @@ pre {{ background: #f6f6f6; border: 1px solid #e3e3e3; padding: 6px 8px; margin:
 <h2>Loss and learning rate</h2>
 {plot}
 <h2>Epochs</h2>
-<table id="epochs"><tr><th>epoch</th><th>step</th><th>train loss</th><th>train bpc</th><th>val loss</th>
-<th>val bpc</th><th>lr</th></tr>{epoch_rows}</table>
+<table id="epochs"><tr><th>epoch</th><th>step</th><th>train loss</th><th>train bpc</th>
+<th>val loss</th><th>val bpc</th><th>lr</th></tr>{epoch_rows}</table>
 <h2>Samples during training ({sample_count}, in step order)</h2>
 <ol id="samples">{samples}</ol>
 </body>

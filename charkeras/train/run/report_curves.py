@@ -1,7 +1,8 @@
-"""The report's plot on a step axis: training loss (raw and smoothed), every validation, the learning rate.
+"""The report's plot on a step axis: training loss (raw and smoothed), every validation, the
+learning rate.
 
-Reads STEPS_FILE and VALIDATIONS_FILE (written by `callbacks.curve_logs`); a step written twice (a log
-appended to after its checkpoint, before a crash) keeps its last row. No TensorFlow.
+Reads STEPS_FILE and VALIDATIONS_FILE (written by `callbacks.curve_logs`); a step written twice (a
+log appended to after its checkpoint, before a crash) keeps its last row. No TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ SMOOTHING = 0.9  # exponential moving average weight of the past, per row
 
 
 def read_rows(path: Path, columns) -> list[dict]:
-    """Numeric rows by step (the last row for a step wins), in step order; unreadable lines skipped."""
+    """Numeric rows by step (the last row for a step wins), in step order; unreadable lines
+    skipped."""
     by_step: dict[int, dict] = {}
     if not path.is_file():
         return []
@@ -69,7 +71,8 @@ def finish_png(fig, loss_ax, lr_ax, x_label: str, lr_title: str) -> bytes:
     """Label and style both axes the same way for every plot, and render the figure as PNG bytes."""
     loss_ax.set_xlabel(x_label)
     loss_ax.set_ylabel("loss (nats/char)")
-    loss_ax.secondary_yaxis("right", functions=(lambda v: v / LN2, lambda v: v * LN2)).set_ylabel("bits/char")
+    loss_ax.secondary_yaxis(
+        "right", functions=(lambda v: v / LN2, lambda v: v * LN2)).set_ylabel("bits/char")
     loss_ax.grid(alpha=0.3)
     loss_ax.legend()
     loss_ax.set_title("loss")

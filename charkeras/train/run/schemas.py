@@ -1,10 +1,10 @@
 """The schemas of a run directory's JSON files, and their checked readers.
 
 config.json, vocab.json, run.json and every checkpoint's meta.json are read back by resume, export,
-`load`, info and report. Each reader here turns a missing, truncated, hand-edited or foreign file into
-one RunDirError naming the file, instead of a KeyError or TypeError later; a run.json written by a
-newer charkeras (`format_version` above RUN_FORMAT_VERSION) is refused with "upgrade charkeras".
-No TensorFlow here.
+`load`, info and report. Each reader here turns a missing, truncated, hand-edited or foreign file
+into one RunDirError naming the file, instead of a KeyError or TypeError later; a run.json written
+by a newer charkeras (`format_version` above RUN_FORMAT_VERSION) is refused with "upgrade
+charkeras". No TensorFlow here.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ RUN_INFO_SCHEMA = {
     "val_chars": integer(0),
     "charkeras_version": string(),
     "hardware": string(),
+    "base": optional(mapping()),  # the lineage of a run started from a base (`train.fine_tuning`)
 }
 META_SCHEMA = {
     "step": integer(0),
@@ -49,8 +50,8 @@ META_SCHEMA = {
 
 
 def read_config_file(path: Path) -> CharConfig:
-    """A run's config.json, types and ranges checked (its vocab_size is checked against vocab.json by
-    `read_vocab_file` and against the weights when a checkpoint loads)."""
+    """A run's config.json, types and ranges checked (its vocab_size is checked against vocab.json
+    by `read_vocab_file` and against the weights when a checkpoint loads)."""
     data = read_json(path, RunDirError)
     try:
         return CharConfig.from_dict(data).validate()
@@ -59,7 +60,8 @@ def read_config_file(path: Path) -> CharConfig:
 
 
 def read_vocab_file(path: Path, vocab_size: int | None = None) -> Vocabulary:
-    """A run's vocab.json; with `vocab_size` (from config.json, the size of the weights) the two must agree."""
+    """A run's vocab.json; with `vocab_size` (from config.json, the size of the weights) the two
+    must agree."""
     data = read_json(path, RunDirError)
     try:
         vocab = Vocabulary.from_tokens(data.get("tokens") if isinstance(data, dict) else None)
@@ -73,8 +75,9 @@ def read_vocab_file(path: Path, vocab_size: int | None = None) -> Vocabulary:
 def check_vocab_size(vocab: Vocabulary, vocab_size: int, where: str, error=RunDirError) -> None:
     """The vocabulary must have exactly one entry per row of the embedding and per logit."""
     if len(vocab) != vocab_size:
-        raise error(f"{where} has {len(vocab)} tokens but the model's weights are for {vocab_size}: "
-                    "the vocabulary does not belong to these weights (restore the original file)")
+        raise error(f"{where} has {len(vocab)} tokens but the model's weights are for "
+                    f"{vocab_size}: the vocabulary does not belong to these weights (restore the "
+                    "original file)")
 
 
 def read_run_info_file(path: Path) -> dict:
@@ -88,4 +91,5 @@ def read_run_info_file(path: Path) -> dict:
 def check_meta(info, path: Path) -> dict:
     """A checkpoint's meta.json contents, checked (`path` names the file in messages)."""
     return check_object(info, META_SCHEMA, str(path), RunDirError,
-                        required=("step", "val_loss", "train_seconds", "model_variables", "optimizer_variables"))
+                        required=("step", "val_loss", "train_seconds", "model_variables",
+                                  "optimizer_variables"))
