@@ -309,3 +309,17 @@ def test_patience_stops_after_n_validations_without_improvement(shakespeare_slic
     losses = history["val_loss"]
     assert len(losses) < 30
     assert losses[-1] >= min(losses[:-1])  # the last validation did not improve on the best before it
+
+
+def test_new_epochs_on_resume_replace_a_time_budgets_planned_steps():
+    """A budget's plan wrote max_steps; `--resume --epochs N` alone must train to N epochs, not stop
+    at the old plan (and must not plan a new budget: max_steps is set)."""
+    from charkeras.train.run.resuming import resumed_config
+
+    stored = CharConfig().replace(train={"time_budget": 60.0, "epochs": 3, "max_steps": 150})
+    resumed = resumed_config(stored, {"epochs": 5}, batches=74)
+    assert planned_steps(resumed.train, 74) == 5 * 74
+    both = resumed_config(stored, {"epochs": 5, "max_steps": 200}, batches=74)
+    assert planned_steps(both.train, 74) == 200  # --max-steps given too: it decides
+    plain = CharConfig().replace(train={"epochs": 3, "max_steps": 150})
+    assert planned_steps(resumed_config(plain, {"epochs": 5}, batches=74).train, 74) == 150

@@ -2,7 +2,8 @@
 checkpoint it starts from, and the repairs it makes first.
 
 What a resume may change (everything else is the stored config, and a different value is refused):
-  --epochs, --max-steps   where the run stops. The learning-rate schedule keeps the length it had
+  --epochs, --max-steps   where the run stops (--epochs alone also replaces a time budget's planned
+                          steps). The learning-rate schedule keeps the length it had
                           (config `train.schedule_steps` pins it): steps beyond it run at the
                           schedule's final learning rate, so extending a run never raises the
                           learning rate.
@@ -106,6 +107,9 @@ def requested_changes(stored: CharConfig, config: CharConfig | None, epochs: int
 def resumed_config(stored: CharConfig, changes: dict, batches: int) -> CharConfig:
     """The stored config with `changes`; when they change where the run stops, the learning-rate
     schedule keeps its stored length (never a jump up)."""
+    if "epochs" in changes and "max_steps" not in changes and stored.train.time_budget:
+        # A time budget's plan wrote max_steps: new --epochs replace the plan, not stop at it.
+        changes = {**changes, "max_steps": changes["epochs"] * batches}
     config = stored.replace(train=changes).validate() if changes else stored
     if planned_steps(config.train, batches) != planned_steps(stored.train, batches) \
             and not stored.train.schedule_steps:
