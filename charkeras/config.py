@@ -259,7 +259,9 @@ class TrainConfig:
     time_budget: float = _field(
         0.0, "Train for this long, start-up included (90s, 15m, 2h, 1h30m; at most a year): fit "
         "times the first steps, sets the steps and the LR schedule to end in time and prints the "
-        "plan. --epochs and --max-steps, when given, still end it sooner.", metavar="DURATION")
+        "plan. --epochs and --max-steps, when given, still end it sooner. The shape left out is "
+        "the one the budget can train on this machine (docs/guides/sizing-study.md).",
+        metavar="DURATION")
     patience: int = _field(
         0, "Stop after N validations in a row without a new best val loss (0: never); the best "
         "checkpoint is kept.")

@@ -140,3 +140,11 @@ def test_fit_sizes_to_the_budget_and_resume_keeps_the_shape(shakespeare_slice, t
     resumed = json.loads((out / "config.json").read_text())
     assert {k: resumed["model"][k] for k in shape} == shape
     assert resumed["data"]["batch_size"] == stored["data"]["batch_size"]
+
+
+def test_the_duration_line_counts_max_steps_when_they_end_the_run_sooner():
+    n_train, n_val = _split(3_000_000)
+    short = _config(budget=0, max_steps=100)
+    _, notes = choose_sizes(short, n_train, n_val, AUTO_FIELDS, FakeThroughput())
+    _, long_notes = choose_sizes(_config(budget=0), n_train, n_val, AUTO_FIELDS, FakeThroughput())
+    assert "100 steps" in notes[-1] and notes[-1] != long_notes[-1]

@@ -229,3 +229,13 @@ def test_a_missing_or_garbage_base_is_one_error_line(kind, fragment, new_corpus,
     result = _invoke("fit", new_corpus, "--init-from", base, "--out", tmp_path / "r", *TINY)
     _one_line_error(result, f"--init-from {base.resolve()}", fragment)
     assert not (tmp_path / "r").exists()
+
+
+def test_a_python_configs_fields_left_at_their_defaults_take_the_fine_tuning_defaults():
+    from charkeras.config import CharConfig
+    from charkeras.train.fine_tuning import left_at_defaults
+
+    config = CharConfig().replace(model={"units": 32}, train={"learning_rate": 1e-3})
+    left = set(left_at_defaults(config))
+    assert {"layers", "embedding_dim", "dropout", "batch_size", "seq_len", "warmup_steps"} <= left
+    assert not {"units", "learning_rate"} & left

@@ -60,12 +60,11 @@ def _weights(vocab_size, embedding_dim=4, units=3, seed=0):
                        rng.standard_normal(vocab_size).astype(np.float32)]}
 
 
-@pytest.mark.parametrize("init", ["frequency", "fresh"])
-def test_grow_weights_keeps_every_base_weight_and_adds_one_row_and_unit_per_new_char(init):
+def test_grow_weights_keeps_every_base_weight_and_adds_one_row_and_unit_per_new_char():
     merged = merge_vocabularies(Vocabulary(list("abc")), Vocabulary.from_text("aaxyb"))
     weights = _weights(5)
     counts = np.array([0, 0, 2, 1, 0, 1, 1])
-    grown = grow_weights(weights, merged, counts, init)
+    grown = grow_weights(weights, merged, counts)
     (embedding,) = grown["embedding"]
     kernel, bias = grown["logits"]
     assert embedding.shape == (7, 4) and kernel.shape == (3, 7) and bias.shape == (7,)

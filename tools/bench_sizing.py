@@ -13,12 +13,14 @@ Usage (pin to one core on a shared machine, and say so next to the numbers):
 `corpora` writes three texts made deterministically from files installed on this machine (never the
 project's Shakespeare): names.txt (~30 KB, Unicode character names from Python's unicodedata, one a
 line: capitals, digits, hyphens), python.txt (~500 KB, the standard library's public top-level
-modules of this Python in name order) and prose.txt (~3 MB, Vim's English help files in name order, those about other scripts left out).
+modules of this Python in name order) and prose.txt (~3 MB, Vim's English help files in name
+order, those about other scripts left out).
 
-`run` trains each shape with `charkeras fit CORPUS --time-budget B` (a fresh process each, everything
-else the defaults; `default` leaves the shape to fit), then scores the best checkpoint with
-`charkeras evaluate RUN --text CORPUS --tail 0.1`: nats/char on the held-out last 10%. It appends one
-JSON line per run: corpus, budget, shape, parameters, steps, characters seen, wall time, nats/char.
+`run` trains each shape with `charkeras fit CORPUS --time-budget B` (a fresh process each,
+everything else the defaults; `default` leaves the shape to fit), then scores the best checkpoint
+with `charkeras evaluate RUN --text CORPUS --tail 0.1`: nats/char on the held-out last 10%. It
+appends one JSON line per run: corpus, budget, shape, parameters, steps, characters seen, wall
+time, nats/char.
 `baseline` appends the character n-gram's nats/char on the same split. `table` prints the results
 as Markdown, per corpus and budget, with each shape's distance from the best and from the n-gram.
 """
@@ -83,7 +85,8 @@ def shape_options(shape: str) -> list[str]:
         return []
     match = SHAPE.match(shape)
     if not match:
-        raise SystemExit(f"error: shape {shape!r} is not LAYERSxUNITSbBATCH (e.g. 2x256b64) or default")
+        raise SystemExit(f"error: shape {shape!r} is not LAYERSxUNITSbBATCH (e.g. 2x256b64) "
+                         "or default")
     layers, units, batch = map(int, match.groups())
     return ["--layers", str(layers), "--units", str(units), "--batch-size", str(batch),
             "--embedding-dim", "32" if units < 256 else "64", "--seq-len", "100"]
@@ -132,7 +135,8 @@ def _last_step(*csv_files: Path) -> int:
 
 
 def evaluate(run_dir: Path, corpus: Path, baseline: bool = False) -> float:
-    command = CHARKERAS + ["evaluate", str(run_dir), "--text", str(corpus), "--tail", "0.1", "--json"]
+    command = CHARKERAS + ["evaluate", str(run_dir), "--text", str(corpus), "--tail", "0.1",
+                           "--json"]
     if baseline:
         command += ["--baseline", "ngram"]
     done = subprocess.run(command, capture_output=True, text=True, check=True)
@@ -157,14 +161,17 @@ def table(results: Path) -> None:
         best = min(row["nats"] for row in group if row["shape"] != "default")
         print(f"\n{corpus} ({group[0]['chars']:,} chars), --time-budget {budget}, "
               f"n-gram {ngram.get(corpus, float('nan')):.3f}\n")
-        print("| shape | params | steps | chars seen | seen/param | nats/char | vs best |")
-        print("|---|---|---|---|---|---|---|")
+        print("| shape | params | steps | chars seen | seen/param | nats/char | vs best "
+              "| vs n-gram |")
+        print("|---|---|---|---|---|---|---|---|")
+        base = ngram.get(corpus, float("nan"))
         for row in sorted(group, key=lambda r: r["nats"]):
             name = row["shape"] if row["shape"] != "default" else (
                 f"default ({row['layers']}x{row['units']}b{row['batch_size']})")
             print(f"| {name} | {row['params']:,} | {row['steps']} | {row['chars_seen']:,} | "
                   f"{row['chars_seen'] / row['params']:.1f} | {row['nats']:.3f} | "
-                  f"{100 * (row['nats'] / best - 1):+.1f}% |")
+                  f"{100 * (row['nats'] / best - 1):+.1f}% | "
+                  f"{100 * (row['nats'] / base - 1):+.1f}% |")
 
 
 def main(argv=None) -> None:

@@ -8,10 +8,10 @@ layout stays TextVectorization's (0 padding, 1 unknown), so a merged `Vocabulary
 and exports like any other.
 
 New characters get an embedding row and an output unit (a column of the logits kernel and a bias).
-`grow_weights` initialises them as `NEW_ROW_INITS` describes; "frequency", the default, starts a
+`grow_weights` initialises them as `NEW_ROW_INITS` describes: "frequency" starts a
 new row as the average known character, with a bias that makes its first predicted probability
 about its frequency in the training text, so no new character starts either certain or impossible.
-("fresh" is the comparison for tools/bench_finetune.py; which is better is not yet measured.)
+The run records the init's name in its lineage (run.json's `base.new_rows`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,6 @@ NEW_ROW_INITS = {
                  "logits column = mean of the base's columns; bias = log(frequency in the "
                  "training text) + the base's median offset between its biases and its "
                  "characters' log-frequencies",
-    "fresh": "embedding row random as in a new model (uniform +-0.05); logits column zero; "
-             "bias = the base's lowest bias",
 }
 
 
@@ -117,16 +115,11 @@ def grow_weights(weights: dict[str, list[np.ndarray]], merged: MergedVocabulary,
                              f"{n_base}: its vocabulary does not match its weights")
     rng = np.random.default_rng(seed)
     chars = slice(2, n_base)  # the base's character rows (padding and unknown model no character)
-    if init == "frequency":
-        spread = 0.1 * embedding[chars].std(axis=0)
-        noise = rng.standard_normal((n_new, embedding.shape[1])) * spread
-        new_rows = embedding[chars].mean(axis=0) + noise
-        new_columns = np.repeat(kernel[:, chars].mean(axis=1, keepdims=True), n_new, axis=1)
-        new_bias = _frequency_bias(bias, counts, n_base, n_new)
-    else:
-        new_rows = rng.uniform(-0.05, 0.05, (n_new, embedding.shape[1]))
-        new_columns = np.zeros((kernel.shape[0], n_new))
-        new_bias = np.full(n_new, bias[chars].min())
+    spread = 0.1 * embedding[chars].std(axis=0)
+    noise = rng.standard_normal((n_new, embedding.shape[1])) * spread
+    new_rows = embedding[chars].mean(axis=0) + noise
+    new_columns = np.repeat(kernel[:, chars].mean(axis=1, keepdims=True), n_new, axis=1)
+    new_bias = _frequency_bias(bias, counts, n_base, n_new)
     grown = dict(weights)
     grown["embedding"] = [np.concatenate([embedding, new_rows.astype(embedding.dtype)])]
     grown["logits"] = [np.concatenate([kernel, new_columns.astype(kernel.dtype)], axis=1),

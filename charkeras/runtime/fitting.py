@@ -124,12 +124,12 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
         if resume:
             raise ConfigError("init_from starts a new run from a base; a resumed run continues "
                               "from its own checkpoints (leave init_from out)")
-        auto = left_at_defaults(config or CharConfig()) if auto is None else auto
         config = (config or CharConfig()).replace(train={
             "init_from": str(init_from), "init_checkpoint": str(init_checkpoint)})
     base = None
     if config is not None and config.train.init_from and not resume:
         config = _absolute(config)
+        auto = left_at_defaults(config) if auto is None else auto
         base = _load(config.train.init_from, config.train.init_checkpoint)
     elif resume:
         base = _base_of_unstarted_run(out)

@@ -190,10 +190,11 @@ def _duration_note(config: CharConfig, n_train: int, speed: Throughput) -> str:
     model, data, train = config.model, config.data, config.train
     rate = speed.chars_per_second(model.layers, model.units, model.embedding_dim,
                                   model.vocab_size, data.batch_size, data.seq_len)
-    chars = train.epochs * n_train
-    if train.max_steps:
-        chars = min(chars, train.max_steps * data.batch_size * data.seq_len)
-    return (f"this run ({train.epochs} epochs) will take about {duration_text(chars / rate)} here "
+    chars, length = train.epochs * n_train, f"{train.epochs} epochs"
+    by_steps = train.max_steps * data.batch_size * data.seq_len
+    if train.max_steps and by_steps < chars:
+        chars, length = by_steps, f"{train.max_steps:,} steps"
+    return (f"this run ({length}) will take about {duration_text(chars / rate)} here "
             f"at ~{rate:,.0f} chars/s: --time-budget (e.g. 15m) sizes the model to the time "
             "you have instead")
 

@@ -19,11 +19,11 @@ import tensorflow as tf
 from charkeras.machine import cpu_cores
 from charkeras.train.budget_sizing import parameter_count
 
-PER_LAYER = 1.5e-4  # seconds per time step and LSTM layer
-PER_WEIGHT = 3e-11  # seconds per time step, stream and weight
-REFERENCE_PRODUCT = 1e-3  # seconds per `_product` on the study's machine (one core)
+PER_LAYER = 9.22e-5  # seconds per time step and LSTM layer
+PER_WEIGHT = 8.69e-11  # seconds per time step, stream and weight
+REFERENCE_PRODUCT = 6.5e-4  # seconds per `_product` on the study's machine (one core)
 # Training speed on 2 cores over 1 (threads.configure_training_threads: one op per core).
-TWO_CORE_SPEEDUP = 1.2
+TWO_CORE_SPEEDUP = 2.0
 CALIBRATION_SECONDS = 0.2
 
 
