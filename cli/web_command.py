@@ -15,6 +15,7 @@ from charkeras_cli.arguments import MODEL_HELP, model_argument
 
 from charkeras.errors import require
 
+
 @click.command(epilog=MODEL_HELP)
 @model_argument
 @click.option("--out", default=None, metavar="DIR",

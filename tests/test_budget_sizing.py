@@ -79,7 +79,7 @@ def test_budget_choice_sets_shape_and_batch_and_records_why():
     assert _shape(config) == (rung.layers, rung.units, rung.batch_size)
     assert config.model.embedding_dim == rung.embedding_dim and config.data.seq_len == 100
     assert config.model.dropout == 0.3  # still the table's for 2.7 M training chars
-    assert "5 min budget" in config.train.sizing and config.train.sizing == " | ".join(notes)
+    assert "5m00s budget" in config.train.sizing and config.train.sizing == " | ".join(notes)
     assert not any("small corpus" in note for note in notes)
 
 
@@ -132,7 +132,7 @@ def test_fit_sizes_to_the_budget_and_resume_keeps_the_shape(shakespeare_slice, t
     assert done.exit_code == 0, done.output
     stored = json.loads((out / "config.json").read_text())
     assert "budget" in stored["train"]["sizing"] and "chars/s" in stored["train"]["sizing"]
-    assert "model for a 25 s budget" in done.output
+    assert "model for a 25s budget" in done.output
     shape = {k: stored["model"][k] for k in ("layers", "units", "embedding_dim")}
     again = CliRunner().invoke(main, ["fit", "--resume", str(out), "--max-steps",
                                       str(stored["train"]["max_steps"] + 2), "--log", "plain"])

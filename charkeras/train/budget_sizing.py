@@ -18,7 +18,7 @@ from typing import Protocol
 
 SEQ_LEN = 100
 # Characters seen per parameter that a rung needs in the budget (fitted in the sizing study).
-SEEN_PER_PARAM = 10.0
+SEEN_PER_PARAM = 15.0
 # Seconds of a budget before the first step and after the last (imports, corpus, tracing, the final
 # validation and save): 5m budgets trained for 4m53s-4m55s in the sizing study. The cost model's
 # speeds include the validations and samples on the clock.
@@ -110,9 +110,3 @@ def choose_rung(budget: float, vocab: int, max_params: int, speed: Throughput,
 
 def _millions(chars: float) -> str:
     return f"{chars / 1e6:.1f} M" if chars >= 1e5 else f"{chars / 1e3:.0f} K"
-
-
-def duration_text(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"

@@ -59,6 +59,9 @@ from charkeras.train.planning import (
     planned_steps,
 )
 from charkeras.train.run.checkpoints import CheckpointMeta
+from charkeras.train.run.directory import RunDir
+from charkeras.train.run.names import CONFIG_FILE
+from charkeras.train.run.report import update_report
 from charkeras.train.run.resuming import (
     best_val_loss,
     lock_run,
@@ -68,9 +71,6 @@ from charkeras.train.run.resuming import (
     restore_run,
     resumed_config,
 )
-from charkeras.train.run.directory import RunDir
-from charkeras.train.run.names import CONFIG_FILE
-from charkeras.train.run.report import update_report
 from charkeras.train.sizing import AUTO_FIELDS, choose_sizes
 from charkeras.train.summary import hardware_description
 from charkeras.train.throughput import MeasuredThroughput

@@ -98,7 +98,7 @@ def anchor_variable(optimizer):
 
 def schedule_total(optimizer) -> int:
     """The total steps of the schedule (the plan) in force: what a checkpoint restored."""
-    return int(round(float(np.asarray(anchor_variable(optimizer))[2])))
+    return round(float(np.asarray(anchor_variable(optimizer))[2]))
 
 
 def replan(optimizer, step: int, total_steps: int) -> None:

@@ -22,9 +22,9 @@ from charkeras.train.budget_sizing import (
     SEQ_LEN,
     Throughput,
     choose_rung,
-    duration_text,
     parameter_count,
 )
+from charkeras.train.planning import format_duration
 
 LAYOUT_FIELDS = ("batch_size", "seq_len")
 MODEL_FIELDS = ("layers", "units", "embedding_dim", "dropout")
@@ -52,8 +52,8 @@ class ModelSize:
 
 
 # By training characters. The rows below 1 MB were chosen from measured runs
-# (docs/guides/training.md); the large-corpus rows keep the shipped Shakespeare model's shape,
-# whose dropout 0.5 is what it was trained with.
+# (docs/guides/training.md); the 1-10 MB row is the shipped Shakespeare model's shape and its
+# dropout 0.3, what that model was trained with.
 MODEL_TABLE = (
     ModelSize(100_000, 1, 128, 32, 0.2),
     ModelSize(1_000_000, 2, 256, 64, 0.2),
@@ -180,7 +180,7 @@ def _budget_shape(config: CharConfig, n_train: int, n_val: int, auto: set[str],
             and _fits(n_train, rung.batch_size, SEQ_LEN, 4):
         data = {"batch_size": rung.batch_size, "seq_len": SEQ_LEN}
     flags = "/".join("--" + name.replace("_", "-") for name in [*model, *data])
-    note = (f"model for a {duration_text(config.train.time_budget)} budget: {choice.why} "
+    note = (f"model for a {format_duration(config.train.time_budget)} budget: {choice.why} "
             f"({BUDGET_GUIDE}; pass {flags} to choose)")
     return config.replace(model=model, data=data), auto - set(model) - set(data), note
 
@@ -194,7 +194,7 @@ def _duration_note(config: CharConfig, n_train: int, speed: Throughput) -> str:
     by_steps = train.max_steps * data.batch_size * data.seq_len
     if train.max_steps and by_steps < chars:
         chars, length = by_steps, f"{train.max_steps:,} steps"
-    return (f"this run ({length}) will take about {duration_text(chars / rate)} here "
+    return (f"this run ({length}) will take about {format_duration(chars / rate)} here "
             f"at ~{rate:,.0f} chars/s: --time-budget (e.g. 15m) sizes the model to the time "
             "you have instead")
 

@@ -102,12 +102,16 @@ class TimeBudget(keras.callbacks.Callback):
                 self._window.popleft()
         if self._timer is None and step >= self.start_step + _UNTIMED:
             self._timer = (step, now)
-        if self.plan is None and self._ready_to_plan(step, now):
-            self._make_plan(step, now)
-        elif self.plan is not None and now - self._planned_at >= self.replan_seconds:
+        if self._plan_due(step, now):
             self._make_plan(step, now)
         self._stop_if_done(step)
         self._after_step = (self.clock(), self.progress.work.total)
+
+    def _plan_due(self, step: int, now: float) -> bool:
+        """The first plan once enough steps are timed; a re-plan every `replan_seconds`."""
+        if self.plan is None:
+            return self._ready_to_plan(step, now)
+        return now - self._planned_at >= self.replan_seconds
 
     def _ready_to_plan(self, step: int, now: float) -> bool:
         if self._timer is None or not self._window:
