@@ -33,4 +33,13 @@ def layout_dataset(ids: np.ndarray, layout: StreamLayout, rows: slice = slice(No
         return tf.ensure_shape(x, shape), tf.ensure_shape(y, shape)
 
     ds = tf.data.Dataset.range(layout.batches).map(load, num_parallel_calls=1, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(PREFETCH_BATCHES).with_options(_NO_AUTOTUNE)
+
+
+# A read takes microseconds against a step's milliseconds: two batches ahead is enough, and a fixed
+# buffer needs no autotuning. Autotuning's model thread is what an iterator waits for when it is
+# deleted, and on a loaded machine it can sleep for up to 30 s more: the process's exit waited
+# for it, past the end of a --time-budget.
+PREFETCH_BATCHES = 2
+_NO_AUTOTUNE = tf.data.Options()
+_NO_AUTOTUNE.autotune.enabled = False
