@@ -14,7 +14,9 @@ Usage (pin to one core on a shared machine, and say so next to the numbers):
 project's Shakespeare): names.txt (~30 KB, Unicode character names from Python's unicodedata, one a
 line: capitals, digits, hyphens), python.txt (~500 KB, the standard library's public top-level
 modules of this Python in name order) and prose.txt (~3 MB, Vim's English help files in name
-order, those about other scripts left out).
+order, those about other scripts left out). `corpora --unseen` writes two texts the rule was not
+fitted on, to check it: c.txt (~3 MB, the C headers under /usr/include in path order) and perl.txt
+(~500 KB, Perl's own modules under /usr/share/perl, code and POD documentation, in path order).
 
 `run` trains each shape with `charkeras fit CORPUS --time-budget B` (a fresh process each,
 everything else the defaults; `default` leaves the shape to fit), then scores the best checkpoint
@@ -61,6 +63,12 @@ def make_corpora(out: Path) -> None:
     _write(out / "python.txt", _concatenate(sorted(stdlib.glob("[!_]*.py")), 500_000))
     vim_docs = sorted(Path("/usr/share/vim").glob("vim*/doc/*.txt"))
     _write(out / "prose.txt", _concatenate(filter(_mostly_ascii, vim_docs), 3_000_000))
+
+
+def make_unseen_corpora(out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write(out / "c.txt", _concatenate(sorted(Path("/usr/include").rglob("*.h")), 3_000_000))
+    _write(out / "perl.txt", _concatenate(sorted(Path("/usr/share/perl").rglob("*.pm")), 500_000))
 
 
 def _mostly_ascii(path: Path) -> bool:
@@ -185,9 +193,11 @@ def main(argv=None) -> None:
     parser.add_argument("--results", type=Path, default=Path("/tmp/sizing/results.jsonl"))
     parser.add_argument("--fit-option", action="append", default=[],
                         help="an extra option for every fit, e.g. --fit-option=--lr=0.003")
+    parser.add_argument("--unseen", action="store_true",
+                        help="corpora: the check corpora the rule was not fitted on")
     args = parser.parse_args(argv)
     if args.action == "corpora":
-        return make_corpora(args.dir)
+        return (make_unseen_corpora if args.unseen else make_corpora)(args.dir)
     if args.action == "table":
         return table(args.results)
     if args.corpus is None:
