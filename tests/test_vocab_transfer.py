@@ -83,7 +83,7 @@ def test_frequency_init_starts_new_rows_at_the_mean_and_biases_by_log_frequency(
     counts = np.array([0, 0, 40, 40, 16, 4])
     log_freq = np.log(counts[2:] / counts.sum())
     weights["logits"][1][2:] = log_freq[:2] + 1.0
-    grown = grow_weights(weights, merged, counts, "frequency")
+    grown = grow_weights(weights, merged, counts)
     (embedding,) = grown["embedding"]
     kernel, bias = grown["logits"]
     np.testing.assert_allclose(bias[4:], log_freq[2:] + 1.0, rtol=1e-6)
@@ -95,7 +95,7 @@ def test_frequency_init_starts_new_rows_at_the_mean_and_biases_by_log_frequency(
 def test_frequency_init_gives_a_char_missing_from_the_training_text_a_finite_low_bias():
     merged = merge_vocabularies(Vocabulary(list("ab")), Vocabulary.from_text("abx"))
     counts = np.array([0, 0, 10, 10, 0])  # x only in the validation text
-    bias = grow_weights(_weights(4), merged, counts, "frequency")["logits"][1]
+    bias = grow_weights(_weights(4), merged, counts)["logits"][1]
     assert np.isfinite(bias[4]) and bias[4] < bias[2:4].min()
 
 
@@ -104,11 +104,6 @@ def test_weights_that_do_not_fit_the_base_vocabulary_are_an_error():
     with pytest.raises(ModelLoadError, match="does not match"):
         grow_weights(_weights(5), merged, np.ones(5, dtype=int))
 
-
-def test_unknown_init_is_refused():
-    merged = merge_vocabularies(Vocabulary(list("ab")), Vocabulary.from_text("abx"))
-    with pytest.raises(ValueError, match="new-row init"):
-        grow_weights(_weights(4), merged, np.ones(5, dtype=int), "mean")
 
 
 def test_shape_conflicts_name_only_the_given_options_that_differ():

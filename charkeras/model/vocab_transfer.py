@@ -8,9 +8,9 @@ layout stays TextVectorization's (0 padding, 1 unknown), so a merged `Vocabulary
 and exports like any other.
 
 New characters get an embedding row and an output unit (a column of the logits kernel and a bias).
-`grow_weights` initialises them as `NEW_ROW_INITS` describes: "frequency" starts a
-new row as the average known character, with a bias that makes its first predicted probability
-about its frequency in the training text, so no new character starts either certain or impossible.
+`grow_weights` starts a new row as the average known character, with a bias that makes its first
+predicted probability about its frequency in the training text, so no new character starts either
+certain or impossible.
 The run records the init's name in its lineage (run.json's `base.new_rows`).
 """
 
@@ -29,12 +29,10 @@ _MAX_TOKENS = np.iinfo(np.uint16).max
 _REMAP_CHUNK = 1 << 24  # ids remapped at a time, to bound the temporaries on a large corpus
 SHAPE_FIELDS = ("layers", "units", "embedding_dim")
 
-NEW_ROW_INITS = {
-    "frequency": "embedding row = mean of the base's character rows + noise (0.1 x their std); "
-                 "logits column = mean of the base's columns; bias = log(frequency in the "
-                 "training text) + the base's median offset between its biases and its "
-                 "characters' log-frequencies",
-}
+# How new rows start, the name a run records: embedding row = mean of the base's character rows +
+# noise (0.1 x their std); logits column = mean of the base's columns; bias = log(frequency in the
+# training text) + the base's median offset between its biases and its characters' log-frequencies.
+NEW_ROW_INIT = "frequency"
 
 
 @dataclass(frozen=True)
@@ -99,13 +97,11 @@ def remap_ids(ids: np.ndarray, source: Vocabulary, target: Vocabulary) -> np.nda
 
 
 def grow_weights(weights: dict[str, list[np.ndarray]], merged: MergedVocabulary, counts: np.ndarray,
-                 init: str = "frequency", seed: int = 0) -> dict[str, list[np.ndarray]]:
+                 seed: int = 0) -> dict[str, list[np.ndarray]]:
     """The base's `weights` with an embedding row and an output unit for each added character.
 
     `counts[i]` is how often id i of the merged vocabulary occurs in the training text. Every base
-    weight is kept as it is; `init` (a key of NEW_ROW_INITS) says how the new ones start."""
-    if init not in NEW_ROW_INITS:
-        raise ValueError(f"unknown new-row init {init!r}; one of {', '.join(NEW_ROW_INITS)}")
+    weight is kept as it is; the new ones start as `NEW_ROW_INIT` says."""
     (embedding,) = weights["embedding"]
     kernel, bias = weights["logits"]
     n_base, n_new = merged.base_size, len(merged.added)
@@ -144,6 +140,6 @@ def id_counts(ids: np.ndarray, vocab_size: int) -> np.ndarray:
 
 
 def start_weights(base: BaseModel, merged: MergedVocabulary, train_ids: np.ndarray,
-                  init: str = "frequency", seed: int = 0) -> dict[str, list[np.ndarray]]:
+                  seed: int = 0) -> dict[str, list[np.ndarray]]:
     """The first weights of a run started from `base` on training text `train_ids` (merged ids)."""
-    return grow_weights(base.weights, merged, id_counts(train_ids, len(merged.vocab)), init, seed)
+    return grow_weights(base.weights, merged, id_counts(train_ids, len(merged.vocab)), seed)

@@ -22,6 +22,7 @@ from charkeras.config import (
 )
 from charkeras.errors import ConfigError, RunDirError
 from charkeras.model.vocab_transfer import (
+    NEW_ROW_INIT,
     SHAPE_FIELDS,
     BaseModel,
     MergedVocabulary,
@@ -32,8 +33,6 @@ from charkeras.model.vocab_transfer import (
 from charkeras.text.id_cache import Corpus
 from charkeras.text.vocabulary import Vocabulary
 
-# How the rows of characters the base never saw start (`vocab_transfer.NEW_ROW_INITS`).
-NEW_ROW_INIT = "frequency"
 _DEFAULTED = {"model": (*SHAPE_FIELDS, "dropout"), "data": ("batch_size", "seq_len"),
               "train": FINE_TUNE_FIELDS}
 
@@ -122,7 +121,7 @@ def _encoded(corpus: Corpus, vocab: Vocabulary) -> Corpus:
 def first_weights(base: BaseModel, merged: MergedVocabulary, train_ids: np.ndarray,
                   seed: int) -> dict[str, list[np.ndarray]]:
     """The run's starting weights: the base's, with rows for the characters it never saw."""
-    return start_weights(base, merged, train_ids, NEW_ROW_INIT, seed)
+    return start_weights(base, merged, train_ids, seed)
 
 
 def lineage(base: BaseModel, merged: MergedVocabulary) -> dict:
