@@ -43,15 +43,22 @@ def one_round(corpus: Path, budget: str, parallel: int, busy: int, work: Path) -
                                           "--force", "--time-budget", budget, "--log", "plain"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             for i in range(parallel)]
-    walls = []
-    for fit in fits:
-        _, err = fit.communicate(timeout=seconds * 3 + 120)
-        if fit.returncode:
-            raise SystemExit(f"error: fit failed (exit {fit.returncode}): {err.strip()[-500:]}")
-        walls.append(time.monotonic() - began)
-    for spinner in spinners:
-        spinner.join()
-    return walls
+    try:
+        walls = []
+        for fit in fits:
+            _, err = fit.communicate(timeout=seconds * 3 + 120)
+            if fit.returncode:
+                raise SystemExit(f"error: fit failed (exit {fit.returncode}): {err.strip()[-500:]}")
+            walls.append(time.monotonic() - began)
+        return walls
+    finally:  # a failed or hung fit leaves nothing running
+        for process in fits:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        for spinner in spinners:
+            spinner.terminate()
+            spinner.join()
 
 
 def main(argv=None) -> None:
