@@ -202,6 +202,18 @@ def test_steps_that_get_slower_cut_the_plan(tmp_path):
     assert 300 * 0.95 <= ended + final <= 300
 
 
+def test_a_run_stopped_short_of_its_plan_records_where_it_ended(tmp_path):
+    """Steps that slow down tenfold near the end, between two plans: the guard stops the run before
+    the planned step, and config.json records the step it ended at (a resume has nothing left)."""
+    cb, optimizer, ended, _ = _budget_run(tmp_path, lambda step: 0.1 if step < 2700 else 1.0)
+    assert cb.stopped_early
+    stopped = int(optimizer.iterations.numpy())
+    assert stopped < cb.plan.total_steps
+    stored = json.loads((tmp_path / "config.json").read_text())["train"]
+    assert stored["max_steps"] == stopped
+    assert ended <= 300
+
+
 def test_work_between_steps_is_charged_not_counted_as_step_time(tmp_path):
     cb, _, ended, _ = _budget_run(tmp_path, lambda step: 0.1, validate_every=100)
     assert cb.step_seconds() == pytest.approx(0.1)
@@ -309,6 +321,24 @@ def test_patience_stops_after_n_validations_without_improvement(shakespeare_slic
     losses = history["val_loss"]
     assert len(losses) < 30
     assert losses[-1] >= min(losses[:-1])  # the last validation did not improve on the best before it
+
+
+@pytest.mark.parametrize("checkpoint_step, resumed_total", [(2000, 2950), (2945, 2945)])
+def test_a_resume_follows_the_checkpoints_plan_unless_the_run_had_ended(tmp_path, checkpoint_step,
+                                                                          resumed_total):
+    """config.json records 2,945 steps; the checkpoint's schedule ends at 2,950. From a checkpoint
+    mid-run the schedule decides (config.json may hold a later plan); from the checkpoint at 2,945 the
+    budget had stopped the run there, and it stays finished."""
+    from charkeras.train.driver import follow_checkpoint_plan
+    from charkeras.train.optimizers import make_optimizer, replan
+
+    config = CharConfig().replace(train={"time_budget": 60.0, "max_steps": 2945, "epochs": 40})
+    optimizer = make_optimizer(config.train, total_steps=10**6)
+    replan(optimizer, 100, 2950)
+    opened = SimpleNamespace(config=config, stored_config=config, total_steps=2945,
+                             layout=SimpleNamespace(batches=74), run=SimpleNamespace(path=tmp_path))
+    follow_checkpoint_plan(opened, optimizer, checkpoint_step)
+    assert opened.config.train.max_steps == resumed_total
 
 
 def test_new_epochs_on_resume_replace_a_time_budgets_planned_steps():

@@ -119,7 +119,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
         if resume:  # the newest readable checkpoint; logs cut back to its step
             start, states, metrics = restore_run(opened.run, model, optimizer, opened.stored_config,
                                                  opened.config, opened.layout.batches, verbose)
-            follow_checkpoint_plan(opened, optimizer)
+            follow_checkpoint_plan(opened, optimizer, start.step)
         if start.step >= opened.total_steps:
             if verbose:
                 print(f"{opened.run.path} already finished its {opened.total_steps} steps (step "
@@ -288,12 +288,15 @@ def _create_run(run: RunDir, config: CharConfig, corpus: Corpus, source, train_c
     kill_points.reached("startup")
 
 
-def follow_checkpoint_plan(opened: OpenedRun, optimizer) -> None:
+def follow_checkpoint_plan(opened: OpenedRun, optimizer, step: int) -> None:
     """A planned time-budget run resumed without new limits ends where the plan in force at its
     checkpoint ended (the schedule the checkpoint restored), not where a later plan that
-    config.json records would have: config.json is set back to it."""
+    config.json records would have: config.json is set back to it. A checkpoint at the end that
+    config.json records is a finished run (the budget stopped it a few steps short of its plan)."""
     train, stored = opened.config.train, opened.stored_config.train
     if not (train.time_budget and train.max_steps) or train.lr_schedule == "constant":
+        return
+    if step >= train.max_steps:
         return
     if (train.max_steps, train.epochs) != (stored.max_steps, stored.epochs):
         return  # --epochs/--max-steps given: they set the end, the schedule holds after its own

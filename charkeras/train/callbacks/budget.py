@@ -168,10 +168,7 @@ class TimeBudget(keras.callbacks.Callback):
             return
         replan(self.optimizer, step, plan.total_steps)
         batches = progress.layout.batches
-        progress.config = progress.config.replace(
-            train={"max_steps": plan.total_steps,
-                   "epochs": planned_epochs(plan.total_steps, batches)})
-        write_text_atomic(progress.run.path / CONFIG_FILE, progress.config.to_json())
+        self._record_total(plan.total_steps)
         if previous is None:
             ends = time.strftime("%H:%M:%S", time.localtime(time.time() + self.deadline - now))
             self.announce("\n" + plan.describe(batches,
@@ -181,6 +178,14 @@ class TimeBudget(keras.callbacks.Callback):
             self.announce(f"\ntime budget: re-planned at step {step:,} to {plan.total_steps:,} "
                           f"steps (was {previous.total_steps:,}): {step_seconds * 1e3:.0f} ms/step "
                           "now")
+
+    def _record_total(self, total_steps: int) -> None:
+        """config.json holds the run's length, so a `--resume` continues the same plan."""
+        progress = self.progress
+        progress.config = progress.config.replace(
+            train={"max_steps": total_steps,
+                   "epochs": planned_epochs(total_steps, progress.layout.batches)})
+        write_text_atomic(progress.run.path / CONFIG_FILE, progress.config.to_json())
 
     def _stop_if_done(self, step: int) -> None:
         if self.plan is None:
@@ -193,6 +198,9 @@ class TimeBudget(keras.callbacks.Callback):
         if now + self.step_seconds() + reserve > self.deadline:
             self.stopped_early = True
             self.model.stop_training = True
+            # The run ends here: a resume must not take the few planned steps left as unfinished
+            # training (the schedule is at its tail anyway).
+            self._record_total(step)
             self.announce(f"\ntime budget: stopping at step {step:,} (planned "
                           f"{self.plan.total_steps:,}): the steps ran slower than measured")
 
