@@ -119,8 +119,8 @@ def test_screenshot_is_not_blank(browser, viewer_page, tmp_path):
 def test_report_page_loads_cleanly(browser, tmp_path):
     from charkeras.config import CharConfig
     from charkeras.text.vocabulary import Vocabulary
-    from charkeras.train.run.report import write_report
     from charkeras.train.run.directory import RunDir
+    from charkeras.train.run.report import write_report
 
     run = tmp_path / "run"
     RunDir(run).write_run_files(CharConfig().replace(model={"vocab_size": 4}, data={"batch_size": 2, "seq_len": 5}),

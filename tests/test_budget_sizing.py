@@ -3,7 +3,6 @@ throughput): pure functions with a fake throughput, and one `fit` end to end."""
 
 import json
 
-import pytest
 from charkeras_cli.main import main
 from click.testing import CliRunner
 

@@ -183,8 +183,8 @@ def test_export_into_a_directory_inside_an_export_is_one_error_line(tmp_path):
              str(REPO / "saved_models" / "shakespeare"), "--out", str(out)],
             capture_output=True, text=True, check=False, timeout=120, cwd=tmp_path)
         assert result.returncode == 2, result.stderr
-        assert result.stderr.splitlines() == [f"error: --out {out} is inside the export {base}; give a "
-                                              f"directory outside it (or {base} itself to add a version)"]
+        assert result.stderr.splitlines() == [(f"error: --out {out} is inside the export {base}; give a "
+                                               f"directory outside it (or {base} itself to add a version)")]
     assert sorted(p.name for p in base.iterdir()) == ["1", "card.json"]
     assert not (base / "1" / "assets").exists()
 
@@ -199,8 +199,7 @@ def test_the_export_lock_is_the_one_flock_probe(tmp_path, monkeypatch):
     (out / "notes.txt").write_text("kept")
     probed = []
     monkeypatch.setattr(writer, "try_lock", lambda fd: probed.append(fd) or False)
-    with pytest.raises(ExportError, match="another export is writing"):
-        with writer._export_lock(out):
-            pass
+    with pytest.raises(ExportError, match="another export is writing"), writer._export_lock(out):
+        pass
     assert len(probed) == 1
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]

@@ -282,8 +282,8 @@ def test_config_field_is_validated_and_old_configs_load():
 def test_fused_run_checkpoint_loads_into_keras_layer_model(tmp_path, shakespeare_slice, tiny_config):
     """fit with the fused layer; its checkpoint and step model work with the stock layer unchanged."""
     from charkeras.model.weights import inference_model_from
-    from charkeras.train.run.checkpoints import load_checkpoint
     from charkeras.train.driver import fit
+    from charkeras.train.run.checkpoints import load_checkpoint
     from charkeras.train.run.directory import RunDir
 
     config = tiny_config.replace(model={"lstm_impl": "fused"}, train={"epochs": 1})

@@ -6,7 +6,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
 from conftest import SHAKESPEARE
 
 from charkeras.config import CharConfig, TrainConfig
@@ -24,7 +23,6 @@ from charkeras.train.planning import (
     plan_steps,
     planned_steps,
 )
-
 
 # --- steps and segments ---------------------------------------------------------------------------
 
@@ -222,7 +220,7 @@ def test_work_between_steps_is_charged_not_counted_as_step_time(tmp_path):
 
 
 def test_the_schedule_stays_continuous_across_re_plans(tmp_path):
-    cb, _, _, lrs = _budget_run(tmp_path, lambda step: 0.2 if step < 400 else 0.1)
+    _, _, _, lrs = _budget_run(tmp_path, lambda step: 0.2 if step < 400 else 0.1)
     steps = np.diff(lrs)
     peak = TrainConfig().learning_rate
     assert np.all(steps <= 1e-9)  # the cosine only goes down

@@ -97,11 +97,11 @@ def test_python_probes_are_not_exercised_by_latex_or_prose():
     # Python probes stay at 0, so `cells` lists them as not exercised instead of ranking cells.
     from stub_models import stub_vocab
 
-    names, values = probe_matrix(_LATEX, ["python_string", "python_comment"])
+    _, values = probe_matrix(_LATEX, ["python_string", "python_comment"])
     assert not values.any()
     finding = find_cells(trace(_ProbeFollower(stub_vocab(_LATEX), latex_math(_LATEX)), _LATEX))
     assert {"python_string", "python_comment"} <= set(finding.skipped)
-    names, values = probe_matrix(_PYTHON, ["python_string", "python_comment"])
+    _, values = probe_matrix(_PYTHON, ["python_string", "python_comment"])
     assert values[:, 0].sum() == python_string(_PYTHON).sum() > 0
     assert values[:, 1].sum() == python_comment(_PYTHON).sum() > 0
 

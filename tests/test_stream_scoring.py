@@ -6,7 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from charkeras.inspect.stream_scoring import numpy_score_chunk, plan_streams, score_streams, stream_arrays
+from charkeras.inspect.stream_scoring import (
+    numpy_score_chunk,
+    plan_streams,
+    score_streams,
+    stream_arrays,
+)
 from charkeras.probability import log_softmax
 
 REPO = Path(__file__).resolve().parents[1]
@@ -97,7 +102,11 @@ def test_the_layer_by_layer_chunk_scorer_equals_the_step_signature_in_a_loop(bat
     from model_factory import TEXT, random_step_model
 
     from charkeras.exporting.signatures import signature_functions
-    from charkeras.runtime.chunk_scoring import inference_weights, sequence_chunk_scorer, step_chunk_scorer
+    from charkeras.runtime.chunk_scoring import (
+        inference_weights,
+        sequence_chunk_scorer,
+        step_chunk_scorer,
+    )
     from charkeras.text.vocabulary import Vocabulary
 
     vocab = Vocabulary.from_text(TEXT)

@@ -31,7 +31,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from chromium import Chromium, find_chromium  # noqa: E402  (tests/chromium.py)
+from chromium import Chromium, find_chromium
 
 # Relative to REPO, where every command runs: the pages show the paths a user types.
 SHIPPED = Path("saved_models/shakespeare")
