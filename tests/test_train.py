@@ -53,6 +53,34 @@ def test_validation_never_disturbs_the_training_state(shakespeare_slice, tiny_co
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_callbacks_read_the_step_counter_once_per_step(shakespeare_slice, tiny_config, tmp_path,
+                                                          monkeypatch):
+    """Each read of the optimizer's counter is an eager op: StepCounter reads it once per batch for
+    every callback (a small model's step is a few ms, and ~9 callbacks ask). Validations and
+    checkpoints read it too, once each."""
+    import sys
+    import traceback
+
+    import charkeras.train.callbacks.progress as progress
+
+    per_batch = []
+    read = progress.current_step
+
+    def counted(model):
+        if traceback.extract_stack(limit=2)[0].name == "on_train_batch_end":
+            per_batch.append(1)
+        return read(model)
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("charkeras.train.callbacks.") and hasattr(module, "current_step"):
+            monkeypatch.setattr(module, "current_step", counted)
+    config = tiny_config.replace(train={"epochs": 1, "val_every": 3, "sample_every": 7})
+    model, _ = fit(shakespeare_slice, tmp_path / "r", config, verbose=0)
+    steps = int(model.optimizer.iterations.numpy())
+    assert steps > 20
+    assert len(per_batch) == steps
+
+
 def test_run_directory_contents(shakespeare_slice, tiny_config, tmp_path):
     cfg = tiny_config.replace(train={"sample_every": 30})
     fit(shakespeare_slice, tmp_path / "r", cfg, verbose=0)

@@ -43,6 +43,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 REPO = Path(__file__).resolve().parents[1]
@@ -82,6 +83,10 @@ def parse_args(argv=None):
                    help="--whole-job uses this many characters from the corpus's start (0: all)")
     p.add_argument("--epochs", type=int, default=1, help="--whole-job's epochs")
     p.add_argument("--json", type=Path, help="also write every run's result here")
+    p.add_argument("--keras-steps-per-execution", type=int, default=1, metavar="N",
+                   help="diagnostic: also time charkeras compiled with Keras's steps_per_execution=N, "
+                        "whose difference is Keras's per-step call overhead (fit runs 1: see "
+                        "docs/performance.md)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.threads is None:
@@ -115,9 +120,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-def _result(spec: dict, marks: list[float]) -> dict:
+def _result(spec: dict, marks: list[float], steps_per_mark: int = 1) -> dict:
     timed = marks[spec["warmup"]:spec["warmup"] + spec["steps"] + 1]
-    seconds = (timed[-1] - timed[0]) / (len(timed) - 1)
+    seconds = (timed[-1] - timed[0]) / (len(timed) - 1) / steps_per_mark
     return {**spec, "step_ms": seconds * 1000, "chars_per_s": spec["batch"] * spec["seq_len"] / seconds,
             "peak_rss_mb": _peak_rss_mb()}
 
@@ -150,7 +155,11 @@ def run_charkeras(spec: dict) -> dict:
         def on_train_batch_end(self, batch, logs=None):
             self.marks.append(time.perf_counter())
 
-    text, val_frac = random_text(spec)
+    # Keras's steps_per_execution (a diagnostic, --keras-steps-per-execution): the clock then marks
+    # every N steps, so the text holds N times the steps and the marks count executions.
+    per_execution = spec.get("steps_per_execution", 1)
+    text, val_frac = random_text({**spec, "steps": spec["steps"] * per_execution,
+                                  "warmup": spec["warmup"] * per_execution})
     impl, _, layout = spec["impl"].partition(":")  # e.g. fused:row forces the fused layer's layout
     config = CharConfig().replace(
         model={"units": spec["units"], "layers": spec["layers"], "embedding_dim": spec["embedding_dim"],
@@ -160,11 +169,17 @@ def run_charkeras(spec: dict) -> dict:
                "seed": spec["seed"]},
     )
     clock = StepClock()
-    with tempfile.TemporaryDirectory() as tmp:
+    compile_as_fit_does = keras.Model.compile
+
+    def compile_with_steps_per_execution(model, *args, **kwargs):
+        return compile_as_fit_does(model, *args, **kwargs, steps_per_execution=per_execution)
+
+    with tempfile.TemporaryDirectory() as tmp, mock.patch.object(keras.Model, "compile",
+                                                                 compile_with_steps_per_execution):
         corpus = Path(tmp) / "random.txt"
         corpus.write_text(text, encoding="utf-8")
         fit(corpus, Path(tmp) / "run", config, verbose=0, cache_dir=Path(tmp) / "cache", callbacks=[clock])
-    return _result(spec, clock.marks)
+    return _result(spec, clock.marks, per_execution)
 
 
 def run_torch(spec: dict) -> dict:
@@ -284,11 +299,16 @@ def run_child(spec: dict) -> dict:
 
 def contenders(args) -> list[dict]:
     runs = [{"framework": "charkeras", "impl": impl} for impl in args.impls.split(",")]
+    if args.keras_steps_per_execution > 1:
+        runs += [{**run, "steps_per_execution": args.keras_steps_per_execution} for run in runs]
     return runs + ([] if args.no_torch else [{"framework": "torch", "impl": "nn.LSTM"}])
 
 
 def label(run: dict) -> str:
-    return f"charkeras {run['impl']}" if run["framework"] == "charkeras" else f"PyTorch {run['impl']}"
+    if run["framework"] != "charkeras":
+        return f"PyTorch {run['impl']}"
+    per_execution = run.get("steps_per_execution", 1)
+    return f"charkeras {run['impl']}" + (f" spe {per_execution}" if per_execution > 1 else "")
 
 
 def measure(args, shape: dict, rounds: int) -> dict[str, list[dict]]:
@@ -365,7 +385,7 @@ def main(argv=None) -> None:
             cells = [f"{ms[n]:.1f}" if ms[n] < 100 else f"{ms[n]:.0f}" for n in names]
             speed = ""
             if not args.no_torch:
-                best = min(ms[n] for n in names if n.startswith("charkeras"))
+                best = min(ms[n] for n in names if n.startswith("charkeras") and " spe " not in n)
                 speed = f" {ms['PyTorch nn.LSTM'] / best:.2f} |"
             print(f"| {key} | {value} | " + " | ".join(cells) + " |" + speed)
     else:

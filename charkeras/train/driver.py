@@ -34,7 +34,7 @@ from charkeras.train.callbacks.curve_logs import TrainingCurveLog, ValidationCur
 from charkeras.train.callbacks.divergence import DivergenceGuard
 from charkeras.train.callbacks.early_stopping import EarlyStopping
 from charkeras.train.callbacks.epoch_log import EpochLog
-from charkeras.train.callbacks.progress import TrainingProgress
+from charkeras.train.callbacks.progress import StepCounter, TrainingProgress
 from charkeras.train.callbacks.report_refresh import ReportRefresher
 from charkeras.train.callbacks.safe_point import SafePoint
 from charkeras.train.callbacks.samples import SamplePrinter
@@ -338,8 +338,9 @@ class Trainer:
                  metrics) -> None:
         """The callbacks, in the one order they must run in (Keras calls them in list order):
 
+            StepCounter        reads the global step once per batch for the callbacks after it
             TimeBudget         plans the run's steps from the timed ones and re-plans as the speed
-                               changes; first, so it times the work of the callbacks after it and a
+                               changes; early, so it times the work of the callbacks after it and a
                                step's other callbacks already see the plan (time budget only)
             DivergenceGuard    stops with a clear message when the loss turns NaN or explodes
             StreamStates       resets the carried states at every epoch start (restores them, and
@@ -378,8 +379,8 @@ class Trainer:
         if self.verbose:  # header, progress line and summary, instead of the Keras progress bar
             self.console = self._console(progress, log)
         ordered = [
-            self.budget, DivergenceGuard(progress), StreamStates(states, metrics), validation,
-            self.stopper, ValidationCurveLog(progress),
+            StepCounter(progress), self.budget, DivergenceGuard(progress),
+            StreamStates(states, metrics), validation, self.stopper, ValidationCurveLog(progress),
             TrainingCurveLog(progress),
             SamplePrinter(progress, opened.corpus.vocab, prime_id=int(opened.train_ids[0])),
             EpochLog(opened.run), TensorBoardLog(opened.run), ReportRefresher(opened.run),

@@ -45,7 +45,7 @@ class Checkpointer(keras.callbacks.Callback):
         self.started = None
 
     def on_train_batch_end(self, batch, logs=None):
-        progress, step = self.progress, current_step(self.model)
+        progress, step = self.progress, self.progress.step
         if every(step, progress.config.train.checkpoint_every, progress):
             self.save(reason="periodic")
         # a --val-every validation at this step

@@ -46,7 +46,7 @@ class TrainingCurveLog(keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is None:
             return
-        step = current_step(self.model)
+        step = self.progress.step
         # batches into this epoch, this one included
         n = (step - 1) % self.progress.layout.batches + 1
         total = float(loss) * n
@@ -81,7 +81,7 @@ class ValidationCurveLog(keras.callbacks.Callback):
         self._recorded: int | None = None  # the step of the last row written
 
     def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
+        step = self.progress.step
         if step % self.progress.layout.batches != 0:  # an epoch's last step: its end validates
             self._record(step)
 

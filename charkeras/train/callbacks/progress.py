@@ -47,6 +47,9 @@ class TrainingProgress:
     last_val_loss: float | None = None  # the newest validation: epoch end, cadence or time budget
     last_val_step: int | None = None  # the step it was measured at
     best_val_loss: float = math.inf  # the loss of checkpoints/best
+    # The global step after the latest batch, kept by StepCounter: the callbacks ask for it several
+    # times a step, and each read of the optimizer's counter is an eager op.
+    step: int = 0
     # The training states while a validation pass borrows the model: a checkpoint written then
     # (Ctrl-C during validation) must save these, not the validation's.
     stashed_states: list[np.ndarray] | None = field(default=None, repr=False)
@@ -68,6 +71,20 @@ def current_step(model) -> int:
     return int(model.optimizer.iterations.numpy())
 
 
+class StepCounter(keras.callbacks.Callback):
+    """Reads the global step once per batch into `progress.step`, for the callbacks after it."""
+
+    def __init__(self, progress: TrainingProgress):
+        super().__init__()
+        self.progress = progress
+
+    def on_train_begin(self, logs=None):
+        self.progress.step = current_step(self.model)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.progress.step = current_step(self.model)
+
+
 def every(step: int, interval: int, progress: TrainingProgress) -> bool:
     """True at steps that are multiples of `interval` (0 = never) other than epoch ends, whose work
     happens in on_epoch_end."""
@@ -84,7 +101,7 @@ class AfterValidation(keras.callbacks.Callback):
         self.progress = progress
 
     def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
+        step = self.progress.step
         if self.progress.last_val_step == step and step % self.progress.layout.batches != 0:
             self._after(step)
 

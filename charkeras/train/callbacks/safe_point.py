@@ -24,7 +24,7 @@ class SafePoint(keras.callbacks.Callback):
         self.completed_step: int | None = None
 
     def on_train_batch_end(self, batch, logs=None):
-        step, steps = current_step(self.model), (self.params or {}).get("steps")
+        step, steps = self.checkpointer.progress.step, (self.params or {}).get("steps")
         if (steps is not None and batch
             + 1 >= steps) or step % self.checkpointer.progress.layout.batches == 0:
             # the epoch's end work follows (on_epoch_end); the step is complete only after it

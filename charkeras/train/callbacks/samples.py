@@ -25,7 +25,7 @@ class SamplePrinter(keras.callbacks.Callback):
         self.progress.samples.start()
 
     def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
+        step = self.progress.step
         if self.progress.samples.due(step, self.progress.layout.batches):
             self.sample(step)
 

@@ -27,7 +27,7 @@ class Validation(keras.callbacks.Callback):
         self.progress.validations.start()
 
     def on_train_batch_end(self, batch, logs=None):
-        step = current_step(self.model)
+        step = self.progress.step
         if self.progress.validations.due(step, self.progress.layout.batches):
             loss = self.validate()
             if self.progress.verbose and not getattr(self.progress, "quiet_validations", False):
