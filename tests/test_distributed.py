@@ -375,7 +375,10 @@ def test_sigterm_to_one_worker_stops_every_worker_at_the_same_step_with_a_checkp
     def terminate_worker_1_after_the_first_checkpoint(procs):
         deadline = time.monotonic() + TIMEOUT
         while not any(p.name.startswith("ckpt-") for p in (run / "checkpoints").glob("*")):
-            assert time.monotonic() < deadline and all(p.poll() is None for p in procs), "no checkpoint"
+            ended = [p for p in procs if p.poll() is not None]
+            assert not ended, "a worker ended before the first checkpoint:\n" + "\n".join(
+                f"rc {p.returncode}: {p.stderr.read()[-2000:]}" for p in ended)
+            assert time.monotonic() < deadline, "no checkpoint"
             time.sleep(0.2)
         procs[1].send_signal(signal.SIGTERM)
 
