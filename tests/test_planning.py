@@ -176,6 +176,7 @@ def _budget_run(tmp_path, step_seconds_at, budget=300.0, validate_every=None):
         lrs.append(float(optimizer.learning_rate))
         clock.t += step_seconds_at(step)
         optimizer.iterations.assign_add(1)
+        progress.step = int(optimizer.iterations.numpy())  # as StepCounter, first in fit's list, does
         budget_cb.on_train_batch_end(0)
         if validate_every and (step + 1) % validate_every == 0:  # work between steps, timed
             progress.work.record("validation", 2.0)

@@ -61,7 +61,7 @@ def test_the_callbacks_read_the_step_counter_once_per_step(shakespeare_slice, ti
     import sys
     import traceback
 
-    import charkeras.train.callbacks.progress as progress
+    from charkeras.train.callbacks import progress
 
     per_batch = []
     read = progress.current_step
@@ -74,7 +74,9 @@ def test_the_callbacks_read_the_step_counter_once_per_step(shakespeare_slice, ti
     for name, module in list(sys.modules.items()):
         if name.startswith("charkeras.train.callbacks.") and hasattr(module, "current_step"):
             monkeypatch.setattr(module, "current_step", counted)
-    config = tiny_config.replace(train={"epochs": 1, "val_every": 3, "sample_every": 7})
+    # With a time budget (its one epoch ends first), so its callback is among those counted.
+    config = tiny_config.replace(train={"epochs": 1, "val_every": 3, "sample_every": 7,
+                                        "time_budget": 600.0})
     model, _ = fit(shakespeare_slice, tmp_path / "r", config, verbose=0)
     steps = int(model.optimizer.iterations.numpy())
     assert steps > 20

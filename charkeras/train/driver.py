@@ -338,7 +338,8 @@ class Trainer:
                  metrics) -> None:
         """The callbacks, in the one order they must run in (Keras calls them in list order):
 
-            StepCounter        reads the global step once per batch for the callbacks after it
+            StepCounter        reads the global step once per batch for the callbacks after it (the
+                               only reader on the per-step path)
             TimeBudget         plans the run's steps from the timed ones and re-plans as the speed
                                changes; early, so it times the work of the callbacks after it and a
                                step's other callbacks already see the plan (time budget only)

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from charkeras.atomic import write_text_atomic
-from charkeras.train.callbacks.progress import TrainingProgress, current_step
+from charkeras.train.callbacks.progress import TrainingProgress
 from charkeras.train.optimizers import replan
 from charkeras.train.planning import (
     CHECKPOINT_BYTES_PER_SECOND,
@@ -94,7 +94,7 @@ class TimeBudget(keras.callbacks.Callback):
         self._epoch_ended = True  # this callback comes first: the epoch end's work follows
 
     def on_train_batch_end(self, batch, logs=None):
-        step, now = current_step(self.model), self.clock()
+        step, now = self.progress.step, self.clock()
         if self._step_began is not None and step > self.start_step + _UNTIMED:
             self._window.append((now, now - self._step_began))
             while (len(self._window) > _MIN_WINDOW_STEPS
