@@ -115,8 +115,10 @@ def fit(ctx, corpus, out, resume_dir, force, cache_dir, quiet, log_mode, thread_
             auto.append(name)
         elif value is not None:
             sections[_CONFIG_OPTIONS[name][0]][name] = value
-    if options["init_from"]:  # left out: the fine-tuning defaults (`train.fine_tuning`)
-        auto += [name for name in FINE_TUNE_FIELDS if name not in given]
+    # Left out, these have defaults fit may replace: the fine-tuning ones (`train.fine_tuning`),
+    # or the learning rate of the model a time budget buys (`train.sizing`).
+    chosen_too = FINE_TUNE_FIELDS if options["init_from"] else ("learning_rate",)
+    auto += [name for name in chosen_too if name not in given]
     config = CharConfig().replace(**sections).validate()  # before the run directory exists
     _train(corpus, out, config, force=force, auto=auto, started=started, **run)
 

@@ -59,7 +59,7 @@ def test_the_chosen_rung_reaches_k_and_the_next_one_does_not():
 
 
 def test_no_rung_reaches_k_in_a_tiny_budget_the_smallest_is_taken():
-    choice = choose_rung(25, VOCAB, parameter_count(3, 512, 64, VOCAB), FakeThroughput())
+    choice = choose_rung(8, VOCAB, parameter_count(3, 512, 64, VOCAB), FakeThroughput())
     assert choice.rung == LADDER[0] and "smallest" in choice.why
 
 
@@ -108,10 +108,31 @@ def test_a_fine_tuned_run_is_never_sized_by_the_budget():
     assert _shape(scratch) != _shape(tuned)  # the same run from scratch is sized by the budget
 
 
+def test_a_small_corpus_keeps_the_rung_batch_with_shorter_validation_windows():
+    n_train, n_val = _split(30_000)  # 3,000 held-out chars: 64 streams of 46, two windows of 23
+    config, notes = choose_sizes(_config(), n_train, n_val, AUTO_FIELDS, FakeThroughput())
+    assert _shape(config) == (1, 128, 64) and config.data.seq_len == 100
+    assert config.train.learning_rate == LADDER[0].learning_rate != CharConfig().train.learning_rate
+    assert "learning rate 0.008" in notes[0] and "--lr" in notes[0]
+
+
 def test_a_rung_batch_that_does_not_fit_a_small_corpus_leaves_the_layout_to_the_corpus():
-    n_train, n_val = _split(30_000)  # 3,000 held-out chars: one batch of 16 x 100, two of 8 x 100
-    config, _ = choose_sizes(_config(), n_train, n_val, AUTO_FIELDS, FakeThroughput())
+    n_train, n_val = _split(20_000)  # 18,000 training chars: 2 batches of 64 x 100, not 4
+    config, notes = choose_sizes(_config(), n_train, n_val, AUTO_FIELDS, FakeThroughput())
     assert _shape(config) == (1, 128, 8)
+    # the rung's learning rate goes with its batch size only
+    assert config.train.learning_rate == CharConfig().train.learning_rate
+    assert "learning rate" not in notes[0]
+
+
+def test_a_given_learning_rate_or_batch_size_keeps_the_rung_from_setting_the_rate():
+    n_train, n_val = _split(3_000_000)
+    for given in ("learning_rate", "batch_size"):
+        config, notes = choose_sizes(_config(budget=60), n_train, n_val,
+                                     set(AUTO_FIELDS) - {given}, FakeThroughput())
+        assert config.model.units == LADDER[0].units  # the smallest rung, in a minute
+        assert config.train.learning_rate == CharConfig().train.learning_rate
+        assert "--lr" not in notes[0]
 
 
 def test_without_a_budget_the_table_and_a_line_on_how_long_the_run_takes():

@@ -1,13 +1,14 @@
 """Sizes chosen from the corpus (charkeras/train/sizing.py) and sizing errors that say what to pass."""
 
 import json
+import re
 
 import pytest
 from charkeras_cli.main import main
 from click.testing import CliRunner
 
 from charkeras.config import CharConfig
-from charkeras.data.streams import StreamLayout
+from charkeras.data.streams import StreamLayout, validation_seq_len
 from charkeras.errors import CorpusError
 from charkeras.train.sizing import AUTO_FIELDS, MODEL_TABLE, choose_sizes, model_size_for
 
@@ -49,11 +50,38 @@ def test_given_options_always_win():
 
 def test_given_sizes_that_do_not_fit_say_what_to_pass():
     with pytest.raises(CorpusError) as err:
-        choose_sizes(CharConfig(), *_split(30_000), set())
+        choose_sizes(CharConfig(), *_split(5_000), set())
     message = str(err.value)
-    assert "validation text (3,000 chars)" in message and "--batch-size 64 x --seq-len 100" in message
-    assert "--batch-size 29 at --seq-len 100" in message and "raise --val-frac" in message
-    assert "(raise" not in message.split("validation text")[0]  # the old garbled wording is gone
+    assert "training text (4,500 chars)" in message and "--batch-size 64 x --seq-len 100" in message
+    assert "--batch-size 44 at --seq-len 100" in message
+    assert "(raise" not in message.split("training text")[0]  # the old garbled wording is gone
+    short_val = CharConfig().replace(data={"val_frac": 0.002})  # 60 held-out chars, 64 streams
+    with pytest.raises(CorpusError) as err:
+        choose_sizes(short_val, 29_940, 60, set())
+    assert "validation text (60 chars)" in str(err.value) and "raise --val-frac" in str(err.value)
+
+
+def test_given_sizes_validate_in_shorter_windows_when_the_held_out_text_is_short():
+    n_train, n_val = _split(30_000)  # 3,000 held-out chars: not one window of 64 x 100
+    config, _ = choose_sizes(CharConfig(), n_train, n_val, set())
+    assert (config.data.batch_size, config.data.seq_len) == (64, 100)
+    t = validation_seq_len(n_val, 64, 100)
+    assert t == 23 and StreamLayout.for_length(n_val, 64, t).batches == 2
+
+
+@pytest.mark.parametrize("n_val, batch, expected", [
+    (20_001, 64, 100),  # two full windows fit: unchanged
+    (12_801, 64, 100),
+    (12_800, 64, 99),  # one id short of two windows of 100
+    (3_001, 64, 23),
+    (129, 64, 1),  # two ids per stream: two windows of 1
+    (65, 64, 1),  # one window of 1
+    (64, 64, 100),  # not even that: the full window, whose layout raises
+])
+def test_validation_windows(n_val, batch, expected):
+    assert validation_seq_len(n_val, batch, 100) == expected
+    if expected < 100 or n_val > 12_800:
+        assert StreamLayout.for_length(n_val, batch, expected).batches >= 1
 
 
 @pytest.mark.parametrize("chars", [0, 1, 5])
@@ -105,3 +133,15 @@ def test_small_corpus_trains_with_the_defaults_and_records_the_choice(shakespear
     again = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path / "r"), "--epochs", "2", "--quiet"])
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "r" / "config.json").read_text())["data"] == stored["data"]
+
+
+def test_a_batch_wider_than_the_held_out_text_allows_trains_and_validates(shakespeare_slice, tmp_path):
+    # 600 held-out chars: 32 streams of 18, not one window of 25; validation reads two of 9
+    result = CliRunner().invoke(main, [
+        "fit", str(shakespeare_slice), "--out", str(tmp_path / "r"), "--units", "8", "--layers", "1",
+        "--embedding-dim", "4", "--batch-size", "32", "--seq-len", "25", "--max-steps", "3",
+        "--val-every", "2", "--sample-every", "0", "--log", "plain"])
+    assert result.exit_code == 0, result.output
+    best = re.search(r"best val loss (\d+\.\d+) nats/char", result.output)
+    assert best and 0 < float(best.group(1)) < 10, result.output
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data"]["batch_size"] == 32

@@ -39,6 +39,20 @@ class StreamLayout:
         return cls(batch_size, seq_len, stream_len, batches)
 
 
+def validation_seq_len(n_ids: int, batch_size: int, seq_len: int) -> int:
+    """The window validation reads `n_ids` held-out ids in, with the training's `batch_size`
+    streams: `seq_len`, or shorter when the held-out text is too short for 2 batches of it (the
+    longest window that gives 2, else 1). The streams carry the model's state from window to
+    window, so a shorter window scores the same characters in the same context: it only cuts the
+    same streams into more calls. This lets a small corpus train at the batch size that runs
+    fastest instead of the one its held-out 10% can fill. Too short even for 1 x 1: `seq_len`,
+    whose layout then raises the usual CorpusError."""
+    stream_len = (n_ids - 1) // batch_size
+    if stream_len < 1:
+        return seq_len
+    return max(1, min(seq_len, stream_len // 2 or stream_len))
+
+
 def _largest_workable(n_ids: int, batch_size: int, seq_len: int) -> str:
     """What to pass instead: only sizes >= 1 are ever suggested."""
     usable = n_ids - 1

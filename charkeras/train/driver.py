@@ -16,9 +16,9 @@ import tensorflow as tf
 
 from charkeras import __version__
 from charkeras.atomic import write_text_atomic
-from charkeras.config import FINE_TUNE_FIELDS, CharConfig
+from charkeras.config import CharConfig
 from charkeras.data.pipeline import make_dataset
-from charkeras.data.streams import StreamLayout
+from charkeras.data.streams import StreamLayout, validation_seq_len
 from charkeras.errors import ConfigError, RunDirError
 from charkeras.model.networks import build_training_model, training_layout
 from charkeras.model.vocab_transfer import BaseModel, MergedVocabulary
@@ -188,7 +188,8 @@ def open_run(job: Job, source, config: CharConfig | None, *, resume: bool, force
         config = _choose_sizes(config, start, auto, len(train_ids), len(val_ids), verbose, speed)
     b, t = config.data.batch_size, config.data.seq_len
     train_ds, layout = make_dataset(train_ids, b, t, "training text")
-    val_ds, val_layout = make_dataset(val_ids, b, t, "validation text")
+    val_ds, val_layout = make_dataset(val_ids, b, validation_seq_len(len(val_ids), b, t),
+                                      "validation text")
     check_training_memory(config)  # a model too big for the machine: an error line, not a crash
     if config.data.val_batches:
         val_ds = val_ds.take(config.data.val_batches)
@@ -240,8 +241,8 @@ def _choose_sizes(config: CharConfig, base: BaseModel | None, auto, n_train: int
     if base is not None:
         choice = fine_tune_config(config, base, auto, n_train, n_val)
         config, auto, notes = choice.config, choice.auto, choice.notes
-    else:
-        auto = [name for name in auto if name not in FINE_TUNE_FIELDS]
+    else:  # the fine-tuning defaults stay the config's own
+        auto = [name for name in auto if name in AUTO_FIELDS]
     config, more = choose_sizes(config, n_train, n_val, auto, speed)
     if notes:  # config.json records the fine-tuning choices with the sizing ones
         recorded = [*notes, config.train.sizing] if config.train.sizing else notes
@@ -315,8 +316,8 @@ def build(opened: OpenedRun, strategy):
     """The training model (b streams per replica) and its built optimizer: (model, optimizer)."""
     config = opened.config
     with strategy.scope():
-        model = build_training_model(config.model, opened.per_replica, config.data.seq_len,
-                                     seed=config.train.seed)
+        # No fixed window: validation may read shorter ones (`validation_seq_len`).
+        model = build_training_model(config.model, opened.per_replica, seed=config.train.seed)
         optimizer = make_optimizer(config.train, opened.total_steps)
         model.compile(optimizer=optimizer,
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

@@ -32,6 +32,7 @@ from charkeras.model.vocab_transfer import (
 )
 from charkeras.text.id_cache import Corpus
 from charkeras.text.vocabulary import Vocabulary
+from charkeras.train.sizing import fits_training
 
 _DEFAULTED = {"model": (*SHAPE_FIELDS, "dropout"), "data": ("batch_size", "seq_len"),
               "train": FINE_TUNE_FIELDS}
@@ -74,18 +75,13 @@ def fine_tune_config(config: CharConfig, base: BaseModel, auto, n_train: int,
                zip(("--lr", "--warmup-steps"), train.values())]
     layout = auto & {"batch_size", "seq_len"}
     b, t = FINE_TUNE_LAYOUT
-    if layout == {"batch_size", "seq_len"} and _fits(n_train, n_val, b, t):
+    if layout == {"batch_size", "seq_len"} and fits_training(n_train, n_val, b, t):
         config, layout = config.replace(data={"batch_size": b, "seq_len": t}), set()
         chosen.append(f"--batch-size {b} --seq-len {t}")
     note = (f"fine-tuning from {base.lineage.get('path')}: {', '.join(chosen)}; a new optimizer, "
             "no layer frozen (the base's shape and dropout; the fine-tuning defaults, measured in "
             "docs/guides/fine-tuning.md; pass an option to choose it)")
     return FineTuneChoice(config.validate(), layout, [note])
-
-
-def _fits(n_train: int, n_val: int, b: int, t: int) -> bool:
-    """At least 4 training and 2 validation batches of b x t (as `sizing` prefers)."""
-    return (n_train - 1) // b // t >= 4 and (n_val - 1) // b // t >= 2
 
 
 def merged_corpus(corpus: Corpus, base: BaseModel) -> tuple[Corpus, MergedVocabulary]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from charkeras.config import CharConfig, DataConfig, ModelConfig
-from charkeras.data.streams import StreamLayout
+from charkeras.data.streams import StreamLayout, validation_seq_len
 from charkeras.errors import CorpusError
 from charkeras.train.budget_sizing import (
     SEQ_LEN,
@@ -28,7 +28,8 @@ from charkeras.train.planning import format_duration
 
 LAYOUT_FIELDS = ("batch_size", "seq_len")
 MODEL_FIELDS = ("layers", "units", "embedding_dim", "dropout")
-AUTO_FIELDS = LAYOUT_FIELDS + MODEL_FIELDS
+# The learning rate is chosen only by a time budget, with the batch size of its rung.
+AUTO_FIELDS = LAYOUT_FIELDS + MODEL_FIELDS + ("learning_rate",)
 
 # (B, T) in order of preference: the defaults first, then fewer streams down to 8, then shorter
 # windows.
@@ -82,6 +83,9 @@ def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) ->
     """Batch size and seq-len that fit both sides of the split, among the fields in `auto`.
 
     Prefers layouts with at least 2 validation batches and 4 training batches, then any that fit.
+    The validation batches are full windows here: a small corpus keeps the smaller batches (more
+    steps in its epochs) it trained with before validation could read shorter windows; a time
+    budget's rung (`_budget_shape`) is held only to `fits_training`.
     Given sizes that do not fit raise the CorpusError of StreamLayout, which says what to pass.
     """
     total = n_train + n_val
@@ -104,9 +108,10 @@ def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) ->
             if _fits(n_val, b, t, need_val) and _fits(n_train, b, t, need_train):
                 return DataConfig(**{**data.__dict__, "batch_size": b, "seq_len": t})
     # Nothing automatic fits (or nothing was free): the given sizes, checked with a message that
-    # says what to pass instead.
-    StreamLayout.for_length(n_train, data.batch_size, data.seq_len, "training text")
-    StreamLayout.for_length(n_val, data.batch_size, data.seq_len, "validation text",
+    # says what to pass instead. Validation may read shorter windows (`validation_seq_len`).
+    b, t = data.batch_size, data.seq_len
+    StreamLayout.for_length(n_train, b, t, "training text")
+    StreamLayout.for_length(n_val, b, validation_seq_len(n_val, b, t), "validation text",
                             hint=f"; or raise --val-frac (now {data.val_frac})")
     return data
 
@@ -175,14 +180,30 @@ def _budget_shape(config: CharConfig, n_train: int, n_val: int, auto: set[str],
                          speed, given_batch)
     rung = choice.rung
     model = {name: getattr(rung, name) for name in BUDGET_FIELDS if name in auto}
-    data = {}
-    if set(LAYOUT_FIELDS) <= auto and _fits(n_val, rung.batch_size, SEQ_LEN, 2) \
-            and _fits(n_train, rung.batch_size, SEQ_LEN, 4):
+    data, train = {}, {}
+    if set(LAYOUT_FIELDS) <= auto and fits_training(n_train, n_val, rung.batch_size, SEQ_LEN):
         data = {"batch_size": rung.batch_size, "seq_len": SEQ_LEN}
-    flags = "/".join("--" + name.replace("_", "-") for name in [*model, *data])
-    note = (f"model for a {format_duration(config.train.time_budget)} budget: {choice.why} "
+        # the rung's learning rate goes with its batch size
+        if "learning_rate" in auto and rung.learning_rate != config.train.learning_rate:
+            train = {"learning_rate": rung.learning_rate}
+    flags = "/".join(_FLAG_OF.get(name, "--" + name.replace("_", "-"))
+                     for name in [*model, *data, *train])
+    lr = f", learning rate {train['learning_rate']:g}" if train else ""
+    note = (f"model for a {format_duration(config.train.time_budget)} budget: {choice.why}{lr} "
             f"({BUDGET_GUIDE}; pass {flags} to choose)")
-    return config.replace(model=model, data=data), auto - set(model) - set(data), note
+    return (config.replace(model=model, data=data, train=train),
+            auto - set(model) - set(data) - {"learning_rate"}, note)
+
+
+_FLAG_OF = {"learning_rate": "--lr"}
+
+
+def fits_training(n_train: int, n_val: int, batch_size: int, seq_len: int) -> bool:
+    """At least 4 training batches of batch_size x seq_len, and 2 validation batches of
+    batch_size streams in windows of up to seq_len (`streams.validation_seq_len`): the held-out
+    10% of a small corpus then no longer holds the training batch size down."""
+    return _fits(n_train, batch_size, seq_len, 4) and \
+        _fits(n_val, batch_size, validation_seq_len(n_val, batch_size, seq_len), 2)
 
 
 def _duration_note(config: CharConfig, n_train: int, speed: Throughput) -> str:
