@@ -144,4 +144,5 @@ def test_a_batch_wider_than_the_held_out_text_allows_trains_and_validates(shakes
     assert result.exit_code == 0, result.output
     best = re.search(r"best val loss (\d+\.\d+) nats/char", result.output)
     assert best and 0 < float(best.group(1)) < 10, result.output
+    assert "validation 2 batch(es) in windows of 9" in result.output
     assert json.loads((tmp_path / "r" / "config.json").read_text())["data"]["batch_size"] == 32

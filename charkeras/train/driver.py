@@ -419,7 +419,8 @@ class Trainer:
             progress, source=opened.source, corpus_chars=len(opened.corpus),
             train_chars=len(opened.train_ids), val_chars=len(opened.val_ids),
             val_batches=self._val_batches(), strategy=self.job.strategy, start_step=self.start.step,
-            mode=log, time_left=self.budget.remaining if self.budget is not None else None)
+            mode=log, time_left=self.budget.remaining if self.budget is not None else None,
+            val_window=opened.val_layout.seq_len)
 
     def train(self, model) -> dict[str, list]:
         """Run the planned steps with `model.fit` (one device) or the data-parallel loop (mirrored,

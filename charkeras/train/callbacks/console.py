@@ -57,8 +57,10 @@ class ConsoleProgress(keras.callbacks.Callback):
     def __init__(self, progress: TrainingProgress, *, source, corpus_chars: int, train_chars: int,
                  val_chars: int,
                  val_batches: int, strategy, start_step: int = 0, mode: str = "auto", out=None,
-                 plain_interval: float = PLAIN_INTERVAL_SECONDS, time_left=None):
+                 plain_interval: float = PLAIN_INTERVAL_SECONDS, time_left=None,
+                 val_window: int | None = None):
         super().__init__()
+        self.val_window = val_window  # validation's window when shorter than --seq-len
         self.time_left = time_left  # seconds to the --time-budget deadline (a callable), or None
         self.progress, self.source, self.strategy = progress, source, strategy
         self.corpus_chars, self.train_chars, self.val_chars = corpus_chars, train_chars, val_chars
@@ -102,7 +104,9 @@ class ConsoleProgress(keras.callbacks.Callback):
                       "parameters")),
             ("layout", (f"{d.batch_size} streams x {d.seq_len} chars = "
                        f"{d.batch_size * d.seq_len:,} chars/step; {layout.batches:,} steps/epoch; "
-                       f"validation {self.val_batches:,} batch(es)")),
+                       f"validation {self.val_batches:,} batch(es)"
+                       + (f" in windows of {self.val_window}"
+                          if self.val_window and self.val_window != d.seq_len else ""))),
             ("schedule", f"{t.optimizer} lr {t.learning_rate:g} ({t.lr_schedule}); {ends}"
                          + (f"; patience {t.patience} validations" if t.patience else "")),
             ("device", device_description(self.strategy)),
