@@ -343,6 +343,12 @@ def option_fields() -> list[tuple[str, dataclasses.Field, Option]]:
             for item in dataclasses.fields(kind) if option_of(item) is not None]
 
 
+def flags_of(names) -> str:
+    """"--layers/--units/--lr": the CLI flags of config fields named in `names`, in their order."""
+    flags = {item.name: flag_of(item) for _, item, _ in option_fields()}
+    return "/".join(flags[name] for name in names)
+
+
 # The one list of what a resume may change: train field -> its flag. Everything else is the run's.
 # Only train fields are resumable: a run's model and data are what its checkpoints were made of.
 RESUMABLE = {item.name: flag_of(item) for item in dataclasses.fields(TrainConfig)

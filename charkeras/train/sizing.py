@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charkeras.config import CharConfig, DataConfig, ModelConfig
+from charkeras.config import CharConfig, DataConfig, ModelConfig, flags_of
 from charkeras.data.streams import StreamLayout, validation_seq_len
 from charkeras.errors import CorpusError
 from charkeras.train.budget_sizing import (
@@ -145,7 +145,7 @@ def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto,
     model = choose_model(config.model, n_train, auto)
     chosen = [name for name in MODEL_FIELDS if name in auto]
     if chosen:
-        flags = "/".join("--" + name.replace("_", "-") for name in chosen)
+        flags = flags_of(chosen)
         picked = ", ".join(f"{name.replace('_', ' ')} {getattr(model, name)}" for name in chosen)
         notes.append(f"model for {_size(n_train)} of training text: {picked} "
                      f"(docs/guides/training.md, 'Sizes chosen from the corpus'; pass {flags} to "
@@ -186,16 +186,12 @@ def _budget_shape(config: CharConfig, n_train: int, n_val: int, auto: set[str],
         # the rung's learning rate goes with its batch size
         if "learning_rate" in auto and rung.learning_rate != config.train.learning_rate:
             train = {"learning_rate": rung.learning_rate}
-    flags = "/".join(_FLAG_OF.get(name, "--" + name.replace("_", "-"))
-                     for name in [*model, *data, *train])
+    flags = flags_of([*model, *data, *train])
     lr = f", learning rate {train['learning_rate']:g}" if train else ""
     note = (f"model for a {format_duration(config.train.time_budget)} budget: {choice.why}{lr} "
             f"({BUDGET_GUIDE}; pass {flags} to choose)")
     return (config.replace(model=model, data=data, train=train),
             auto - set(model) - set(data) - {"learning_rate"}, note)
-
-
-_FLAG_OF = {"learning_rate": "--lr"}
 
 
 def fits_training(n_train: int, n_val: int, batch_size: int, seq_len: int) -> bool:
