@@ -35,6 +35,13 @@ class WorkerLost(CharkerasError):
     """A worker of a multi-worker job stopped; the others cannot go on without it."""
 
 
+class WorkersDisagree(WorkerLost):
+    """The workers of a multi-worker job found, together, that they cannot train as one job (other
+    options, other resume points): every worker raises it at the same point."""
+
+    together = True
+
+
 class ExportError(CharkerasError):
     """An export target is unusable, or a converted model fails its checks."""
 

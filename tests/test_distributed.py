@@ -117,6 +117,73 @@ def test_auto_strategy_and_cluster_roles(monkeypatch):
         resolve_strategy_name("tpu")
 
 
+class _FakeStore:
+    """The coordination service's key-value store as `Job._leave` uses it: what it set and waited for."""
+
+    def __init__(self, fail_waits=False):
+        self.set, self.waited, self.fail_waits = [], [], fail_waits
+
+    def set_config_key_value(self, key, value):
+        self.set.append(key)
+
+    def get_config_key_value(self, key, timeout_in_ms=0):
+        self.waited.append(key)
+        if self.fail_waits:
+            import tensorflow as tf
+            raise tf.errors.UnavailableError(None, None, "the chief left")
+        return "done"
+
+
+def _leaving_job(monkeypatch, task, store, cluster=None):
+    from charkeras.train.distributed import strategy
+
+    workers = cluster or {"worker": [f"127.0.0.1:{port}" for port in (1, 2, 3)]}
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": workers, "task": task}))
+    monkeypatch.setattr(strategy.Job, "multi_worker", property(lambda job: True))
+    monkeypatch.setattr(strategy.Job, "chief", property(lambda job: strategy.is_chief_task()))
+    monkeypatch.setattr(strategy.context, "context", lambda: store)
+    return strategy.Job(strategy=None, run_path=Path("run"), number=4)
+
+
+def test_the_chief_leaves_a_job_only_after_every_other_worker(monkeypatch):
+    # the chief hosts the coordination service: it waits for every other worker's key, sets none
+    chief = _FakeStore()
+    with _leaving_job(monkeypatch, {"type": "worker", "index": 0}, chief).leaving_together():
+        pass
+    assert chief.set == [] and chief.waited == ["charkeras/fit-4/left/worker-1", "charkeras/fit-4/left/worker-2"]
+    # another worker says it is done, then waits for the workers that may still read its part
+    worker = _FakeStore()
+    with _leaving_job(monkeypatch, {"type": "worker", "index": 1}, worker).leaving_together():
+        pass
+    assert worker.set == ["charkeras/fit-4/left/worker-1"] and worker.waited == ["charkeras/fit-4/left/worker-2"]
+    # with a "chief" task, worker 0 is one of the workers to wait for
+    store = _FakeStore()
+    cluster = {"chief": ["127.0.0.1:9"], "worker": ["127.0.0.1:1"]}
+    with _leaving_job(monkeypatch, {"type": "chief", "index": 0}, store, cluster).leaving_together():
+        pass
+    assert store.set == [] and store.waited == ["charkeras/fit-4/left/worker-0"]
+
+
+def test_workers_leave_together_only_from_a_point_they_all_reached(monkeypatch):
+    from charkeras.errors import WorkersDisagree
+    from charkeras.train.interrupts import Interrupted
+
+    together = [WorkersDisagree("the workers were not started with the same corpus"),
+                Interrupted(signal.SIGTERM, together=True)]
+    alone = [ConfigError("--lr must be > 0"), Interrupted(signal.SIGTERM), Interrupted(signal.SIGINT, forced=True)]
+    for error in together + alone:
+        store = _FakeStore()
+        job = _leaving_job(monkeypatch, {"type": "worker", "index": 1}, store)
+        with pytest.raises(type(error)), job.leaving_together():
+            raise error
+        assert (store.set == ["charkeras/fit-4/left/worker-1"]) == (error in together), error
+    # a chief that left first (or a worker that went away) ends the wait, not the worker
+    store = _FakeStore(fail_waits=True)
+    with _leaving_job(monkeypatch, {"type": "worker", "index": 1}, store).leaving_together():
+        pass
+    assert store.waited == ["charkeras/fit-4/left/worker-2"]
+
+
 _ONE_WORKER = {"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}
 
 

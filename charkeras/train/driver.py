@@ -107,7 +107,7 @@ def fit(source=None, out="runs/charkeras", config: CharConfig | None = None, *,
     # Also before TensorFlow's first op; multi-worker: waits (bounded) for the other workers.
     job = start_job(strategy, cpu_devices, out, _cluster_timeout(config, changes))
     verbose = verbose if job.chief else 0
-    with job.lost_workers_as_errors():
+    with job.lost_workers_as_errors(), job.leaving_together():
         opened = open_run(job, source, config, resume=resume, force=force, epochs=epochs,
                           changes=changes, cache_dir=cache_dir, auto=auto, verbose=verbose,
                           base=base)

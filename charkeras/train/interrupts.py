@@ -32,11 +32,13 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Interrupted(KeyboardInterrupt):
-    """Training stopped by a signal (or Ctrl-C); `exit_code` is what a shell reports for it."""
+    """Training stopped by a signal (or Ctrl-C); `exit_code` is what a shell reports for it.
 
-    def __init__(self, signum: int = signal.SIGINT, forced: bool = False):
+    `together`: every worker of a multi-worker job stops at this step (they agreed on it)."""
+
+    def __init__(self, signum: int = signal.SIGINT, forced: bool = False, together: bool = False):
         super().__init__(signal.Signals(signum).name)
-        self.signum, self.forced = signum, forced
+        self.signum, self.forced, self.together = signum, forced, together
 
     @property
     def exit_code(self) -> int:

@@ -80,6 +80,13 @@ def this_task() -> tuple[str, int]:
     return task.get("type", "worker"), task.get("index", 0)
 
 
+def other_tasks() -> list[tuple[str, int]]:
+    """(type, index) of every task of the cluster but this process's ([] off a cluster)."""
+    me = this_task()
+    return [(kind, i) for kind, addresses in (cluster() or {}).items()
+            for i in range(len(addresses)) if (kind, i) != me]
+
+
 def task_name(kind: str, index: int) -> str:
     """How messages name a task: "worker 1 (10.0.0.2:12345)"."""
     return f"{kind} {index} ({cluster()[kind][index]})"
@@ -91,12 +98,14 @@ def uses_cluster(strategy: str | None) -> bool:
 
 
 def is_chief_task() -> bool:
-    """The task that writes the run: "chief" when the cluster has one, else worker 0 (True off
-    one)."""
-    kind, index = this_task()
-    if "chief" in (cluster() or {}):
-        return kind == "chief"
-    return kind == "worker" and index == 0
+    """Whether this process is the task that writes the run (True off a cluster)."""
+    return cluster() is None or this_task() == chief_task()
+
+
+def chief_task() -> tuple[str, int]:
+    """(type, index) of the task that writes the run: "chief" when the cluster has one, else worker
+    0. It also hosts TensorFlow's coordination service."""
+    return ("chief", 0) if "chief" in (cluster() or {}) else ("worker", 0)
 
 
 def worker_count() -> int:

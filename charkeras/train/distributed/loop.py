@@ -36,7 +36,7 @@ import keras
 import tensorflow as tf
 
 from charkeras.data.replica_input import distributed_batches
-from charkeras.errors import WorkerLost
+from charkeras.errors import WorkersDisagree
 from charkeras.train import kill_points
 from charkeras.train.callbacks.progress import current_step
 from charkeras.train.callbacks.safe_point import SafePoint
@@ -238,9 +238,9 @@ class _Lockstep:
         best = self.progress.best_val_loss if self.progress is not None else 0.0
         rows = self._gather([float(current_step(model)), float(min(best, 1e300))])
         if (rows != rows[0]).any():
-            raise WorkerLost("the workers do not resume from the same point (steps "
-                             f"{rows[:, 0].min():.0f} to {rows[:, 0].max():.0f}): every worker "
-                             f"must read the same run directory {self.run_path}")
+            raise WorkersDisagree("the workers do not resume from the same point (steps "
+                                  f"{rows[:, 0].min():.0f} to {rows[:, 0].max():.0f}): every "
+                                  f"worker must read the same run directory {self.run_path}")
 
     def finish(self) -> None:
         """Every worker has done its last step's work (the chief, which hosts TensorFlow's
@@ -260,7 +260,7 @@ class _Lockstep:
             if session is not None:  # the chief wrote the job's checkpoint of this step
                 chief_path = self.run_path / CHECKPOINTS_DIR / Path(path).name
                 session.saved = path if self.chief else chief_path
-            raise Interrupted(int(signum))
+            raise Interrupted(int(signum), together=True)
 
 
 def _step_or_unknown(model) -> str:

@@ -18,7 +18,7 @@ import socket
 import time
 
 from charkeras.errors import ConfigError, WorkerLost
-from charkeras.train.distributed.cluster import cluster, task_name, this_task
+from charkeras.train.distributed.cluster import cluster, other_tasks, task_name, this_task
 
 PROBE_SECONDS = 1.0  # one connection attempt's limit
 POLL_SECONDS = 0.25  # between rounds of probes
@@ -26,10 +26,8 @@ POLL_SECONDS = 0.25  # between rounds of probes
 
 def wait_for_peers(timeout: float) -> None:
     """Return once every other task of TF_CONFIG's cluster accepts connections on its port."""
-    me = this_task()
-    peers = [(kind, i) for kind, addresses in (cluster() or {}).items()
-             for i in range(len(addresses)) if (kind, i) != me]
-    listener = _hold(_address(*me))
+    peers = other_tasks()
+    listener = _hold(_address(*this_task()))
     try:
         deadline = time.monotonic() + timeout
         while peers:

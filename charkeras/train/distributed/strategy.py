@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import hashlib
+import itertools
 import shutil
 import signal
 import tempfile
@@ -29,10 +30,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tensorflow as tf
+from tensorflow.python.eager import context
 
 from charkeras.config import STRATEGIES
-from charkeras.errors import RunDirError, WorkerLost, require
-from charkeras.train.distributed.cluster import cluster, is_chief_task, worker_count
+from charkeras.errors import RunDirError, WorkerLost, WorkersDisagree, require
+from charkeras.train.distributed.cluster import (
+    chief_task,
+    cluster,
+    is_chief_task,
+    other_tasks,
+    this_task,
+    worker_count,
+)
 from charkeras.train.distributed.rendezvous import wait_for_peers
 from charkeras.train.run.names import CONFIG_FILE, LOCK_FILE
 
@@ -162,9 +171,15 @@ PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                tf.errors.AbortedError, tf.errors.InternalError, tf.errors.FailedPreconditionError)
 
 
+_FITS = itertools.count()  # fits started in this process (`Job.number`)
+# how long a worker waits for the others to leave a job together (they are a step apart at most)
+LEAVE_TIMEOUT_MS = 60_000
+
+
 def start_job(strategy, cpu_devices: int, out, cluster_timeout: float) -> Job:
     """The strategy (see `choose_strategy`) and this process's part in the job, for one fit."""
-    return Job(choose_strategy(strategy, cpu_devices, cluster_timeout), Path(out))
+    return Job(choose_strategy(strategy, cpu_devices, cluster_timeout), Path(out),
+               number=next(_FITS))
 
 
 @dataclass
@@ -174,6 +189,9 @@ class Job:
     strategy: tf.distribute.Strategy
     run_path: Path  # the job's run directory (the chief's), for messages on any worker
     waited: bool = False  # a non-chief worker already passed the start-up barrier (resume)
+    # this process's n-th fit: every worker of a job runs the same fits in the same order, so the
+    # number tells one job's keys in the coordination service's store from an earlier job's
+    number: int = 0
 
     @property
     def multi_worker(self) -> bool:
@@ -196,6 +214,45 @@ class Job:
             then = "The run was not created here: once the cause is fixed, start every worker again"
         return WorkerLost(f"a worker of the multi-worker job stopped or cannot be reached "
                           f"({first_line}){where}. {then}")
+
+    @contextlib.contextmanager
+    def leaving_together(self):
+        """Leave the job in step with the others when every worker ends at the same point: at the
+        end of training, at a stop on a signal they agreed on, or when they found together that
+        they disagree (`WorkersDisagree`).
+
+        A collective returns on one worker before another has read this worker's part, and the
+        chief also hosts TensorFlow's coordination service: a worker that exits as soon as its own
+        last collective returns can fail a slower one with "the tasks have crashed". So each worker
+        posts a key to the coordination service's store once its last collective is behind it, and
+        waits (bounded) for the keys of the workers that depend on it before it exits. An error
+        raised on this worker alone leaves at once (the others see it as a lost worker).
+        """
+        try:
+            yield
+        except BaseException as exc:
+            if getattr(exc, "together", False):  # WorkersDisagree, or a stop all agreed on
+                self._leave()
+            raise
+        self._leave()
+
+    def _leave(self) -> None:
+        if not self.multi_worker:
+            return
+        store = context.context()
+
+        def key(task: tuple[str, int]) -> str:
+            return f"charkeras/fit-{self.number}/left/{task[0]}-{task[1]}"
+
+        try:
+            if not self.chief:
+                store.set_config_key_value(key(this_task()), "done")
+            # the chief's store must outlive every wait; another worker may still read this one's
+            for task in other_tasks():
+                if task != chief_task():
+                    store.get_config_key_value(key(task), timeout_in_ms=LEAVE_TIMEOUT_MS)
+        except tf.errors.OpError:
+            pass  # a worker went away meanwhile, or the chief left first: nothing left to serve
 
     @contextlib.contextmanager
     def lost_workers_as_errors(self):
@@ -273,6 +330,6 @@ def _check_same_options(strategy, config) -> None:
     gathered = tf.function(
         lambda value: strategy.run(replica_fn, args=(value,)))(tf.constant(mine, tf.float64))
     if len(set(strategy.experimental_local_results(gathered)[0].numpy().tolist())) != 1:
-        raise WorkerLost("the workers were not started with the same corpus and options (their "
-                         "configs differ): start every worker with the same command, TF_CONFIG "
-                         "aside")
+        raise WorkersDisagree("the workers were not started with the same corpus and options "
+                              "(their configs differ): start every worker with the same command, "
+                              "TF_CONFIG aside")
