@@ -10,7 +10,13 @@ from click.testing import CliRunner
 from charkeras.config import CharConfig
 from charkeras.data.streams import StreamLayout, validation_seq_len
 from charkeras.errors import CorpusError
-from charkeras.train.sizing import AUTO_FIELDS, MODEL_TABLE, choose_sizes, model_size_for
+from charkeras.train.sizing import (
+    AUTO_FIELDS,
+    MODEL_TABLE,
+    SMALL_CORPUS,
+    choose_sizes,
+    model_size_for,
+)
 
 
 def _split(n, val_frac=0.1):
@@ -29,14 +35,41 @@ def test_small_corpora_get_a_layout_that_fits_both_sides_of_the_split(chars):
     config, notes = choose_sizes(CharConfig(), n_train, n_val, AUTO_FIELDS)
     b, t = config.data.batch_size, config.data.seq_len
     StreamLayout.for_length(n_train, b, t)  # neither raises
-    StreamLayout.for_length(n_val, b, t)
+    StreamLayout.for_length(n_val, b, validation_seq_len(n_val, b, t))
     assert any("--batch-size" in note and "small corpus" in note for note in notes)
 
 
-def test_names_sized_corpus_keeps_seq_len_100_and_two_validation_batches():
-    n_train, n_val = _split(30_000)
+@pytest.mark.parametrize("chars", [30_000, 90_000])
+def test_a_small_corpus_without_a_budget_trains_the_small_model_at_64_streams(chars):
+    n_train, n_val = _split(chars)
+    config, notes = choose_sizes(CharConfig(), n_train, n_val, AUTO_FIELDS)
+    assert (config.model.layers, config.model.units) == (MODEL_TABLE[0].layers, MODEL_TABLE[0].units)
+    assert (config.data.batch_size, config.data.seq_len) == (SMALL_CORPUS.batch_size, SMALL_CORPUS.seq_len) == (64, 75)
+    assert config.train.learning_rate == SMALL_CORPUS.learning_rate != CharConfig().train.learning_rate
+    assert any("small corpus" in note and "--seq-len 75 --lr 0.008" in note for note in notes)
+    assert StreamLayout.for_length(n_train, 64, 75).batches >= SMALL_CORPUS.train_batches
+    assert StreamLayout.for_length(n_val, 64, validation_seq_len(n_val, 64, 75)).batches >= 2
+    assert config.train.sizing == " | ".join(notes)
+
+
+@pytest.mark.parametrize("case, auto, given", [
+    # the rate goes with the layout: a given --lr keeps the fewer streams
+    ("lr given", set(AUTO_FIELDS) - {"learning_rate"}, {}),
+    # another model than the table's smallest
+    ("units given", set(AUTO_FIELDS) - {"units"}, {"model": {"units": 256}}),
+    ("a time budget", set(AUTO_FIELDS), {"train": {"time_budget": 300.0}}),
+])
+def test_the_small_corpus_layout_only_with_its_rate_and_model_and_without_a_budget(case, auto, given):
+    config, _ = choose_sizes(CharConfig().replace(**given), *_split(30_000), auto)
+    assert (config.data.batch_size, config.data.seq_len) == (8, 100), case
+    assert config.train.learning_rate == CharConfig().train.learning_rate, case
+
+
+def test_a_corpus_under_five_batches_of_the_small_corpus_layout_keeps_fewer_streams():
+    n_train, n_val = _split(20_000)  # 18,000 training chars: 3 batches of 64 x 75, 60 steps in 20 epochs
     config, _ = choose_sizes(CharConfig(), n_train, n_val, AUTO_FIELDS)
     assert (config.data.batch_size, config.data.seq_len) == (8, 100)
+    assert config.train.learning_rate == CharConfig().train.learning_rate
     assert StreamLayout.for_length(n_val, 8, 100).batches >= 2
 
 
@@ -134,6 +167,18 @@ def test_small_corpus_trains_with_the_defaults_and_records_the_choice(shakespear
     again = CliRunner().invoke(main, ["fit", "--resume", str(tmp_path / "r"), "--epochs", "2", "--quiet"])
     assert again.exit_code == 0, again.output
     assert json.loads((tmp_path / "r" / "config.json").read_text())["data"] == stored["data"]
+
+
+@pytest.mark.slow
+def test_fit_on_a_small_text_records_the_small_corpus_layout_and_rate(shakespeare_path, tmp_path):
+    text = tmp_path / "small.txt"
+    text.write_text(shakespeare_path.read_text(encoding="utf-8")[:40_000], encoding="utf-8")
+    result = CliRunner().invoke(main, ["fit", str(text), "--out", str(tmp_path / "r"), "--max-steps", "2",
+                                       "--sample-every", "0", "--log", "plain"])
+    assert result.exit_code == 0, result.output
+    assert "--batch-size 64 --seq-len 75 --lr 0.008" in result.output
+    stored = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (stored["data"]["batch_size"], stored["data"]["seq_len"], stored["train"]["learning_rate"]) == (64, 75, 0.008)
 
 
 def test_a_batch_wider_than_the_held_out_text_allows_trains_and_validates(shakespeare_slice, tmp_path):

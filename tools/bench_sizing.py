@@ -19,7 +19,8 @@ fitted on, to check it: c.txt (~3 MB, the C headers under /usr/include in path o
 (~500 KB, Perl's own modules under /usr/share/perl, code and POD documentation, in path order).
 
 `run` trains each shape with `charkeras fit CORPUS --time-budget B` (a fresh process each,
-everything else the defaults; `default` leaves the shape to fit), then scores the best checkpoint
+everything else the defaults; `default` leaves the shape to fit; `--budget none`: no budget, the
+default epochs), then scores the best checkpoint
 with `charkeras evaluate RUN --text CORPUS --tail 0.1`: nats/char on the held-out last 10%. It
 appends one JSON line per run: corpus, budget, shape, parameters, steps, characters seen, wall
 time, nats/char.
@@ -102,8 +103,9 @@ def shape_options(shape: str) -> list[str]:
 
 def run_one(corpus: Path, shape: str, budget: str, out: Path, extra: list[str]) -> dict:
     run_dir = out / f"{corpus.stem}-{budget}-{shape}"
-    command = CHARKERAS + ["fit", str(corpus), "--out", str(run_dir), "--force", "--time-budget",
-                           budget, "--log", "plain"] + shape_options(shape) + extra
+    budget_options = [] if budget == "none" else ["--time-budget", budget]
+    command = CHARKERAS + ["fit", str(corpus), "--out", str(run_dir), "--force", *budget_options,
+                           "--log", "plain"] + shape_options(shape) + extra
     began = time.monotonic()
     fit = subprocess.run(command, capture_output=True, text=True, check=False)
     wall = time.monotonic() - began
@@ -187,7 +189,8 @@ def main(argv=None) -> None:
     parser.add_argument("action", choices=("corpora", "run", "baseline", "table"))
     parser.add_argument("--dir", type=Path, default=Path("/tmp/sizing/corpora"))
     parser.add_argument("--corpus", type=Path)
-    parser.add_argument("--budget", default="5m")
+    parser.add_argument("--budget", default="5m",
+                        help="a --time-budget, or none: the default epochs, no budget")
     parser.add_argument("--shapes", default="1x128b16,1x256b32,2x256b32,2x256b64,2x512b64")
     parser.add_argument("--out", type=Path, default=Path("/tmp/sizing/runs"))
     parser.add_argument("--results", type=Path, default=Path("/tmp/sizing/results.jsonl"))
