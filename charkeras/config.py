@@ -229,9 +229,9 @@ class TrainConfig:
         resumable=True)
     optimizer: str = _field("adam", "Optimizer.", choices=OPTIMIZERS)
     learning_rate: float = _field(
-        2e-3, "Peak learning rate (left out with --time-budget: the rate of the model the budget "
-        "buys, 0.008 for the smallest). With --resume: the new peak, scaling the schedule from "
-        "the resumed step on.", flag="--lr", resumable=True)
+        2e-3, "Peak learning rate (left out: 0.008 for the smallest model at 64 streams, which "
+        "a time budget or a corpus under 100 K chars may choose). With --resume: the new peak, "
+        "scaling the schedule from the resumed step on.", flag="--lr", resumable=True)
     # The LR schedule's length in steps, pinned when a resume changes --epochs/--max-steps (0: the
     # steps the run plans): a longer run then holds the final LR, it never jumps (`train.resuming`).
     schedule_steps: int = 0
