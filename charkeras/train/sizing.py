@@ -7,7 +7,8 @@ resumed run uses them without choosing again. No TensorFlow here.
 The model table (docs/guides/training.md, "Sizes chosen from the corpus") comes from short runs
 measured on a 2-core CPU: see `MODEL_TABLE`. With a time budget and the shape left out, the shape is
 the one the budget buys on this machine (`budget_sizing`), the table's model being the largest
-allowed; without a budget, a line says how long the run will take here. config.json records why
+allowed; without a budget, a small corpus trains the smallest model at the layout and learning
+rate of `SMALL_CORPUS`, and a line says how long the run will take here. config.json records why
 (train.sizing).
 """
 
@@ -28,7 +29,8 @@ from charkeras.train.planning import format_duration
 
 LAYOUT_FIELDS = ("batch_size", "seq_len")
 MODEL_FIELDS = ("layers", "units", "embedding_dim", "dropout")
-# The learning rate is chosen only by a time budget, with the batch size of its rung.
+# The learning rate is chosen only with a batch layout it was measured with: a time budget's rung,
+# or the small-corpus layout without a budget (`SMALL_CORPUS`).
 AUTO_FIELDS = LAYOUT_FIELDS + MODEL_FIELDS + ("learning_rate",)
 
 # (B, T) in order of preference: the defaults first, then fewer streams down to 8, then shorter
@@ -85,7 +87,8 @@ def choose_layout(data: DataConfig, n_train: int, n_val: int, auto: set[str]) ->
     Prefers layouts with at least 2 validation batches and 4 training batches, then any that fit.
     The validation batches are full windows here: a small corpus keeps the smaller batches (more
     steps in its epochs) it trained with before validation could read shorter windows; a time
-    budget's rung (`_budget_shape`) is held only to `fits_training`.
+    budget's rung (`_budget_shape`) and the small-corpus layout (`SMALL_CORPUS`) are held only to
+    `fits_training`.
     Given sizes that do not fit raise the CorpusError of StreamLayout, which says what to pass.
     """
     total = n_train + n_val
@@ -136,15 +139,8 @@ def choose_sizes(config: CharConfig, n_train: int, n_val: int, auto,
         config, auto, note = _budget_shape(config, n_train, n_val, auto, speed)
         notes.append(note)
     elif _small_corpus_recipe_applies(config, n_train, n_val, auto):
-        config, auto = config.replace(data={"batch_size": SMALL_CORPUS.batch_size,
-                                            "seq_len": SMALL_CORPUS.seq_len},
-                                      train={"learning_rate": SMALL_CORPUS.learning_rate}), \
-            auto - set(LAYOUT_FIELDS) - {"learning_rate"}
-        notes.append(f"small corpus ({n_train:,} training chars) without a time budget: "
-                     f"--batch-size {SMALL_CORPUS.batch_size} --seq-len {SMALL_CORPUS.seq_len} "
-                     f"--lr {SMALL_CORPUS.learning_rate:g}, more steps per epoch for the small "
-                     "model (docs/guides/training.md, 'Sizes chosen from the corpus'; pass them "
-                     "to choose)")
+        config, auto, note = _small_corpus_layout(config, n_train, auto)
+        notes.append(note)
     data = choose_layout(config.data, n_train, n_val, auto)
     if (data.batch_size, data.seq_len) != (config.data.batch_size, config.data.seq_len):
         notes.append(
@@ -200,6 +196,18 @@ def _small_corpus_recipe_applies(config: CharConfig, n_train: int, n_val: int,
             == (small.layers, small.units, small.embedding_dim)
             and fits_training(n_train, n_val, SMALL_CORPUS.batch_size, SMALL_CORPUS.seq_len,
                               SMALL_CORPUS.train_batches))
+
+
+def _small_corpus_layout(config: CharConfig, n_train: int,
+                         auto: set[str]) -> tuple[CharConfig, set[str], str]:
+    recipe = SMALL_CORPUS
+    note = (f"small corpus ({n_train:,} training chars) without a time budget: --batch-size "
+            f"{recipe.batch_size} --seq-len {recipe.seq_len} --lr {recipe.learning_rate:g}, more "
+            "steps per epoch for the small model (docs/guides/training.md, 'Sizes chosen from the "
+            "corpus'; pass them to choose)")
+    config = config.replace(data={"batch_size": recipe.batch_size, "seq_len": recipe.seq_len},
+                            train={"learning_rate": recipe.learning_rate})
+    return config, auto - set(LAYOUT_FIELDS) - {"learning_rate"}, note
 
 
 # The shape fields a time budget chooses; the dropout still comes from the corpus-size table.
