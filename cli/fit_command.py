@@ -116,7 +116,8 @@ def fit(ctx, corpus, out, resume_dir, force, cache_dir, quiet, log_mode, thread_
         elif value is not None:
             sections[_CONFIG_OPTIONS[name][0]][name] = value
     # Left out, these have defaults fit may replace: the fine-tuning ones (`train.fine_tuning`),
-    # or the learning rate of the model a time budget buys (`train.sizing`).
+    # or the learning rate that goes with a chosen layout (a time budget's rung, or a small
+    # corpus's: `train.sizing`).
     chosen_too = FINE_TUNE_FIELDS if options["init_from"] else ("learning_rate",)
     auto += [name for name in chosen_too if name not in given]
     config = CharConfig().replace(**sections).validate()  # before the run directory exists

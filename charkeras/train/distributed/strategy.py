@@ -239,7 +239,7 @@ class Job:
     def _leave(self) -> None:
         if not self.multi_worker:
             return
-        store = context.context()
+        store = context.context()  # the coordination service's key-value store: no public API
 
         def key(task: tuple[str, int]) -> str:
             return f"charkeras/fit-{self.number}/left/{task[0]}-{task[1]}"
